@@ -86,11 +86,15 @@ def write_report(name: str, payload: dict, columns: list, rows: list, notes: str
     """Write ``results/NAME.json`` and a markdown table ``results/NAME.md``; returns both paths."""
     os.makedirs(RESULTS, exist_ok=True)
     payload = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"), **payload}
+    if payload["machine"]["backend"] != "cpu":
+        payload["machine"]["device_kind"] = device_kind()
     jpath = os.path.join(RESULTS, f"{name}.json")
     with open(jpath, "w") as f:
         json.dump(payload, f, indent=2, default=str)
-    lines = [f"# {name}", "", f"Machine: {payload['machine']['cpu']}, {payload['machine']['cores']} cores, "
-             f"JAX {payload['machine']['jax']} ({payload['machine']['backend']}); {payload['date']}.", ""]
+    m = payload["machine"]
+    where = m["backend"] if m["backend"] == "cpu" else f"{m['backend']}: {m['device_kind']}"
+    lines = [f"# {name}", "", f"Machine: {m['cpu']}, {m['cores']} cores, JAX {m['jax']} ({where}); "
+             f"{payload['date']}.", ""]
     if notes:
         lines += [notes, ""]
     lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

@@ -75,6 +75,7 @@ def contestants(group: str) -> dict:
     """``{row name: spec}`` of one comparison (the bsnn entry first)."""
     if group == "tutorial5":
         return {"bsnn (hoisted BPTT)": {"runner": "bsnn", "kind": "tutorial5"},
+                "bsnn (one-loop BPTT)": {"runner": "bsnn", "kind": "tutorial5", "method": "bptt-one-loop"},
                 "snnTorch (CPU PyTorch)": {"runner": "snntorch"},
                 "brainpy.state per-step": {"runner": "brainpy"}}
     if group == "eventprop":

@@ -10,8 +10,8 @@
 # 2. Checks that JAX sees a GPU and stops if it does not (no silent CPU numbers).
 # 3. Runs the benchmarks with JAX_PLATFORMS=cuda and no GPU memory preallocation (several
 #    contestant processes share the GPU), the PyTorch peers on CUDA if this torch has it.
-#    Results go to benchmarks/results/*_gpu.{json,md} (compare_peers_gpu, sweep_gpu,
-#    roofline_gpu) with the device named in each file.
+#    Results go to benchmarks/results/*_gpu.{json,md} (compare_peers_gpu, bptt_throughput_gpu,
+#    sweep_gpu, roofline_gpu) with the device named in each file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +33,9 @@ if [ "$INSTALL" = 1 ]; then
 fi
 
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
+# Full float32 matmuls, as PyTorch's default on CUDA (JAX may otherwise use TF32 on Ampere and
+# later): the contestants then do the same arithmetic. Override to compare TF32.
+export JAX_DEFAULT_MATMUL_PRECISION=${JAX_DEFAULT_MATMUL_PRECISION:-highest}
 python - <<'EOF'
 import jax
 backend = jax.default_backend()
@@ -48,5 +51,6 @@ TORCH_DEVICE=$(python -c "import torch; print('cuda' if torch.cuda.is_available(
 echo "PyTorch peers on: $TORCH_DEVICE"
 
 python benchmarks/compare_peers.py $QUICK --torch-device "$TORCH_DEVICE"
+python benchmarks/bptt_throughput.py $QUICK
 python benchmarks/sweep.py $QUICK --max-gb 60
 python benchmarks/roofline.py $QUICK

@@ -176,6 +176,8 @@ def contestants(group: str) -> list:
     """``(compare_peers row name, runner spec, schedule)`` of one network."""
     if group == "tutorial5":
         return [("bsnn (hoisted BPTT)", {"runner": "bsnn", "kind": "tutorial5"}, "hoisted"),
+                ("bsnn (one-loop BPTT)", {"runner": "bsnn", "kind": "tutorial5", "method": "bptt-one-loop"},
+                 "hoisted"),
                 ("snnTorch (CPU PyTorch)", {"runner": "snntorch"}, "per-step"),
                 ("brainpy.state per-step", {"runner": "brainpy"}, "per-step-jax")]
     if group == "eventprop":
@@ -225,8 +227,9 @@ def _find(rows: dict, name: str) -> dict:
     """The row ``name`` of a comparison, or the one of the same contestant on another device."""
     if name in rows:
         return rows[name]
-    stem = name.split(" (")[0]
-    return next((r for n, r in rows.items() if n.split(" (")[0] == stem), {})
+    import re
+    same = lambda n: re.sub(r"\(CPU PyTorch\)|\(PyTorch \w+\)", "(PyTorch)", n)  # noqa: E731
+    return next((r for n, r in rows.items() if same(n) == same(name)), {})
 
 
 def load_peers(path: str | None, suffix: str) -> tuple:

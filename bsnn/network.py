@@ -10,12 +10,15 @@ per-step math of ``bsnn.neuron.lif_step``. Three schedules give the same numbers
   once), so the loop body is elementwise (plus the recurrent matmul, if any). Layers
   with a detached reset and no recurrence use the hand-written reverse pass of
   ``bsnn.layer_vjp`` (same gradients, much cheaper).
-* ``hoist=False``: the per-step formulation; every step projects every layer's input.
+* ``hoist=False``: all layers advance together in one loop, every step projecting every
+  layer's input (a ``Repeated`` constant input is still projected once), differentiated
+  by JAX's generic scan transpose. Fewer, fatter loop iterations: on a GPU, where each
+  iteration costs kernel launches, this can beat the layer-by-layer schedule.
 * ``checkpoint=True``: all layers advance together inside
   ``brainstate.transform.checkpointed_for_loop``, which recomputes the forward pass in
   the backward pass instead of storing every step's state; only the output layer's
   ``[T, B, C]`` trace and the per-layer spike counts are kept. Memory for long
-  rollouts stays bounded; a constant input is still projected once.
+  rollouts stays bounded.
 """
 
 from __future__ import annotations
@@ -117,8 +120,8 @@ def _simulate_layerwise(specs, weights, x, record):
 def _simulate_stepwise(specs, weights, x, record, checkpoint):
     steps, batch = x.shape[0], x.shape[1]
     constant = isinstance(x, Repeated)
-    # With checkpointing a constant input is still projected once (it costs no memory in T).
-    first_drive = project(x.value, weights[0]) if (constant and checkpoint) else None
+    # A constant input is projected once, outside the loop (it costs no memory in T).
+    first_drive = project(x.value, weights[0]) if constant else None
     dtype = x.dtype
     states = brainstate.ShortTermState(tuple(zero_state(batch, s.n_out, dtype) for s in specs))
     counts = brainstate.ShortTermState(tuple(jnp.zeros((batch, s.n_out), dtype) for s in specs))

@@ -7,7 +7,8 @@
   ``5e-4 c`` with ``c = 1 / (1 - beta) = 20`` for bsnn's normalized LIF, batch 128), built
   from the same ``TrainConfig`` by ``bsnn.config``'s builders and trained with
   ``bsnn.TrainStep``. ``spec["method"]``: ``bptt`` (hoisted, the default schedule),
-  ``bptt-per-step``, ``bptt-checkpoint`` or ``eprop`` (with the layers' ATan surrogate).
+  ``bptt-one-loop`` (``hoist=False``: both layers in one loop, the constant input projected
+  once), ``bptt-checkpoint`` or ``eprop`` (with the layers' ATan surrogate).
 * ``eventprop``: 784-10, tau_mem 20 ms, tau_syn 5 ms, no bias, binary latency input (bright
   pixels at 10 ms, dark at 20 ms), T = 40 at dt = 1 ms, ``bsnn.methods.eventprop`` with the
   PyTorch reimplementation's first-spike CE constants (``tau0 = 0.4 tau_syn = 2 ms``,
@@ -57,14 +58,14 @@ class Runner:
         brainstate.random.seed(spec.get("seed", 0))
         if self.kind == "tutorial5":
             cfg = tutorial5_config(spec)
-            if method == "bptt-per-step":
+            if method == "bptt-one-loop":
                 cfg.method_options = {"hoist": False}
             elif method == "bptt-checkpoint":
                 cfg.method_options = {"checkpoint": True}
             elif method == "eprop":                       # the layers' own surrogate, as BPTT uses
                 cfg.method, cfg.method_options = "eprop", {"surrogate": None}
             elif method != "bptt":
-                raise ValueError(f"spec['method'] must be bptt, bptt-per-step, bptt-checkpoint or eprop, "
+                raise ValueError(f"spec['method'] must be bptt, bptt-one-loop, bptt-checkpoint or eprop, "
                                  f"got {method!r}")
             self.model = build_model(cfg, 784, 10)
             self.method, self.optimizer, self.encoder = build_method(cfg), build_optimizer(cfg), build_encoder(cfg)
@@ -130,10 +131,10 @@ class Runner:
         return jax_device_peak_mb()
 
     def describe(self) -> dict:
-        from importlib import metadata
-
         import jax
-        return {"library": f"bsnn {metadata.version('bsnn')}, jax {jax.__version__}",
+
+        import bsnn
+        return {"library": f"bsnn {bsnn.__version__}, jax {jax.__version__}",
                 "device": jax.default_backend(), "method": repr(self.method)}
 
 
