@@ -14,6 +14,9 @@ backward pass, the membrane trace is produced only when it is used (``with_v``),
 reverse loop is two multiply-adds per element and step: several times cheaper than
 differentiating the loop generically. ``tests/test_bptt.py`` checks it against ``jax.grad``
 of an independent implementation and against the generic per-step path.
+
+``surrogate_slope`` and ``adjoint_step`` (one reverse step) are shared with ``bsnn.fused``,
+which runs a hidden layer of this kind fused with the next layer's projection.
 """
 
 from __future__ import annotations
@@ -22,15 +25,35 @@ import brainstate
 import jax
 import jax.numpy as jnp
 
-from bsnn.neuron import lif_step, zero_state
+from bsnn.neuron import is_zero, lif_step, spike_argument, zero_state
 
-__all__ = ["supports_fast_vjp", "lif_layer"]
+__all__ = ["supports_fast_vjp", "lif_layer", "surrogate_slope", "adjoint_step"]
 
 
 def supports_fast_vjp(spec) -> bool:
     """The hand-written reverse pass applies: detached reset, no recurrence, a braintools surrogate."""
     return (spec.constants.detach_reset and not spec.recurrent
             and (not spec.constants.spiking or hasattr(spec.spike_fn, "surrogate_grad")))
+
+
+def surrogate_slope(spec, v: jax.Array) -> jax.Array:
+    """``psi = H'(x) / (V_th - V_reset)`` at ``x = (v - V_th) / (V_th - V_reset)``: ``dS/dV`` of a step."""
+    c = spec.constants
+    return (spec.spike_fn.surrogate_grad(spike_argument(v, c)) / (c.v_th - c.v_reset)).astype(v.dtype)
+
+
+def adjoint_step(c, g_volt, g_cur, *sources):
+    """One reverse step: ``gV = beta gV' + sum(sources)``, ``gI = (1 - beta) gV + alpha gI'``.
+
+    ``sources`` are this step's direct ``dL/dV[t]`` terms (``psi * g_s``, ``g_v``), added in order;
+    an ``alpha`` of exactly 0 (instantaneous synapse) drops its term.
+    """
+    g_volt = c.beta * g_volt
+    for source in sources:
+        g_volt = g_volt + source
+    if is_zero(c.alpha):
+        return g_volt, (1.0 - c.beta) * g_volt
+    return g_volt, (1.0 - c.beta) * g_volt + c.alpha * g_cur
 
 
 def lif_layer(spec, drive: jax.Array, steps: int, batch: int, constant: bool, with_v: bool = True):
@@ -40,7 +63,6 @@ def lif_layer(spec, drive: jax.Array, steps: int, batch: int, constant: bool, wi
     c = spec.constants
     spiking = c.spiking
     with_v = with_v or not spiking
-    scale = c.v_th - c.v_reset
 
     def forward(d_all):
         state = brainstate.ShortTermState(zero_state(batch, spec.n_out, d_all.dtype))
@@ -50,8 +72,7 @@ def lif_layer(spec, drive: jax.Array, steps: int, batch: int, constant: bool, wi
             state.value = new
             out = ()
             if spiking:
-                psi = spec.spike_fn.surrogate_grad((new.v - c.v_th) / scale) / scale
-                out += (new.s, psi.astype(new.v.dtype))
+                out += (new.s, surrogate_slope(spec, new.v))
             if with_v:
                 out += (new.v,)
             return out
@@ -86,13 +107,13 @@ def lif_layer(spec, drive: jax.Array, steps: int, batch: int, constant: bool, wi
         def body(*xs):
             xs = list(xs)
             g_volt, g_cur, total = adj.value
-            g_volt = c.beta * g_volt
+            sources = []
             if spiking:
                 gs, p = xs.pop(0), xs.pop(0)
-                g_volt = g_volt + p * gs
+                sources.append(p * gs)
             if with_v:
-                g_volt = g_volt + xs.pop(0)
-            g_cur = (1.0 - c.beta) * g_volt + c.alpha * g_cur
+                sources.append(xs.pop(0))
+            g_volt, g_cur = adjoint_step(c, g_volt, g_cur, *sources)
             adj.value = (g_volt, g_cur, total + g_cur)
             return None if constant else g_cur
 

@@ -9,7 +9,10 @@ per-step math of ``bsnn.neuron.lif_step``. Three schedules give the same numbers
   steps with one batched matmul before its loop (a ``Repeated`` constant input only
   once), so the loop body is elementwise (plus the recurrent matmul, if any). Layers
   with a detached reset and no recurrence use the hand-written reverse pass of
-  ``bsnn.layer_vjp`` (same gradients, much cheaper).
+  ``bsnn.layer_vjp`` (same gradients, much cheaper). Such a hidden layer, unless
+  traces are recorded, is fused with the next layer's projection
+  (``bsnn.fused``): its loop emits the next layer's drive and its spike counts
+  directly, and the float ``[T, B, N]`` spike train is never materialized.
 * ``hoist=False``: all layers advance together in one loop, every step projecting every
   layer's input (a ``Repeated`` constant input is still projected once), differentiated
   by JAX's generic scan transpose. Fewer, fatter loop iterations: on a GPU, where each
@@ -30,6 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from bsnn.encode import Repeated
+from bsnn.fused import can_fuse, lif_layer_projected
 from bsnn.layer_vjp import lif_layer, supports_fast_vjp
 from bsnn.neuron import LIFConstants, LIFState, lif_step, zero_state
 
@@ -100,21 +104,29 @@ def _layer_loop(spec: LayerSpec, w: LayerWeights, drive, steps: int, batch: int,
 
 def _simulate_layerwise(specs, weights, x, record):
     steps, batch = x.shape[0], x.shape[1]
-    inp, spikes, volts = x, [], []
+    last = len(specs) - 1
+    inp, drive, spikes, volts, counts = x, None, [], [], []
     for k, (spec, w) in enumerate(zip(specs, weights)):
         constant = isinstance(inp, Repeated)
-        drive = project(inp.value if constant else inp, w)
+        if drive is None:                  # not already produced by the layer below (fused)
+            drive = project(inp.value if constant else inp, w)
+        if k < last and not record and can_fuse(spec):
+            nxt = weights[k + 1]
+            y, c = lif_layer_projected(spec, drive, nxt.w, steps, batch, constant)
+            drive = y if nxt.b is None else y + nxt.b
+            counts.append(c)
+            inp = None                     # the next layer's drive is [T, B, M]: not constant
+            continue
         if supports_fast_vjp(spec):
-            with_v = record or k == len(specs) - 1     # hidden membranes only when recorded
-            s, v = lif_layer(spec, drive, steps, batch, constant, with_v=with_v)
+            s, v = lif_layer(spec, drive, steps, batch, constant, with_v=record or k == last)
         else:
             s, v = _layer_loop(spec, w, drive, steps, batch, constant)
         spikes.append(s)
         volts.append(v)
-        inp = s
-    counts = tuple(s.sum(0) for s in spikes)
+        counts.append(s.sum(0))
+        inp, drive = s, None
     rec = (tuple(spikes), tuple(volts)) if record else (None, None)
-    return spikes[-1], volts[-1], counts, rec
+    return spikes[-1], volts[-1], tuple(counts), rec
 
 
 def _simulate_stepwise(specs, weights, x, record, checkpoint):

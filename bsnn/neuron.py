@@ -12,8 +12,9 @@ with ``r = V_th - V_reset`` for the soft (subtractive) reset and
 ``r = stop_gradient(V[t-1]) - V_reset`` for the hard reset (``V`` jumps to ``V_reset``).
 ``drive[t] = W x[t] + b (+ W_rec S[t-1])`` is the projected input, in mV (the
 membrane value a constant current would hold the neuron at). ``tau_syn = 0`` gives
-``alpha = 0``: an instantaneous synapse, ``I[t] = drive[t]``. A non-spiking neuron (the
-leaky read-out) skips the reset and never spikes.
+``alpha = 0``: an instantaneous synapse, ``I[t] = drive[t]`` (computed as such, no
+carried current). A non-spiking neuron (the leaky read-out) skips the reset and never
+spikes.
 
 Everything here is a plain array in the internal units (ms, mV); see ``bsnn.units``.
 """
@@ -25,7 +26,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["LIFConstants", "LIFState", "lif_step", "zero_state"]
+__all__ = ["LIFConstants", "LIFState", "lif_step", "spike_argument", "is_zero", "zero_state"]
 
 
 class LIFConstants(NamedTuple):
@@ -55,6 +56,16 @@ def zero_state(batch: int, n: int, dtype=jnp.float32) -> LIFState:
     return LIFState(z, z, z)
 
 
+def spike_argument(v: jax.Array, c: LIFConstants) -> jax.Array:
+    """``x = (V - V_th) / (V_th - V_reset)``: a spike is ``H(x)``, its surrogate slope ``H'(x)``."""
+    return (v - c.v_th) / (c.v_th - c.v_reset)
+
+
+def is_zero(x) -> bool:
+    """``x`` is a Python/NumPy scalar 0 (then its term is skipped: same numbers, no traced op)."""
+    return isinstance(x, (int, float)) and x == 0
+
+
 def lif_step(state: LIFState, drive: jax.Array, c: LIFConstants,
              spike_fn: Callable[[jax.Array], jax.Array]) -> LIFState:
     """Advance one layer by one step ``dt``.
@@ -68,7 +79,7 @@ def lif_step(state: LIFState, drive: jax.Array, c: LIFConstants,
     Returns:
       The new ``LIFState``; its ``s`` are this step's spikes.
     """
-    i = c.alpha * state.i + drive
+    i = drive if is_zero(c.alpha) else c.alpha * state.i + drive
     v = state.v
     if c.spiking:
         s_prev = jax.lax.stop_gradient(state.s) if c.detach_reset else state.s
@@ -76,7 +87,7 @@ def lif_step(state: LIFState, drive: jax.Array, c: LIFConstants,
         v = v - jump * s_prev
     v = c.beta * v + (1.0 - c.beta) * (c.v_rest + i)
     if c.spiking:
-        s = spike_fn((v - c.v_th) / (c.v_th - c.v_reset))
+        s = spike_fn(spike_argument(v, c))
     else:
         s = jnp.zeros_like(v)
     return LIFState(i, v, s)

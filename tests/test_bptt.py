@@ -80,3 +80,49 @@ def test_every_surrogate_gives_finite_nonzero_grads(name):
     params = model.states(brainstate.ParamState)
     hidden = next(p for p, s in params.items() if s is model.layers[0].linear.weight)
     assert np.abs(np.asarray(grads[hidden]["weight"])).max() > 0, "no gradient reached the hidden layer"
+
+
+FUSED_CASES = [  # sizes, read-out, bias, tau_syn (ms), constant input, rate regularizer, steps
+    ([40, 30, 10], "spiking", True, 0.0, True, False, 20),
+    ([40, 30, 10], "leaky", True, 4.0, False, False, 23),
+    ([40, 30, 10], "spiking", False, 4.0, False, True, 24),
+    ([40, 30, 10], "leaky", False, 0.0, True, True, 20),
+    ([40, 30, 20, 10], "spiking", True, 4.0, True, True, 20),
+    ([40, 30, 20, 10], "leaky", False, 0.0, False, False, 23),
+]
+
+
+@pytest.mark.parametrize("sizes,readout,bias,tau_syn,constant,regularized,steps", FUSED_CASES)
+def test_fused_readout_matches_unfused(monkeypatch, sizes, readout, bias, tau_syn, constant, regularized, steps):
+    """``bsnn.fused`` (a hidden layer fused with the next projection) against the unfused
+    layerwise schedule and the per-step formulation: same loss, counts and gradients (the
+    step counts cover loops unrolled by 5, by 4 and not at all)."""
+    model = bsnn.SpikingClassifier(sizes, tau_mem=10 * u.ms, tau_syn=tau_syn * u.ms, V_th=1 * u.mV,
+                                   surrogate="atan", readout=readout, bias=bias, w_scale=[8.0] + [4.0] * (len(sizes) - 2))
+    pixels = jax.random.uniform(jax.random.PRNGKey(3), (6, sizes[0]))
+    x = encode.constant(pixels, steps, gain=2.0) if constant else encode.poisson(pixels, steps, jax.random.PRNGKey(4))
+    labels = jnp.arange(6) % sizes[-1]
+    loss = bsnn.losses.MembraneSumCE()
+    if regularized:
+        loss = bsnn.losses.Regularized(loss, bsnn.losses.RateRegularizer(lower=4.0, lower_strength=1.0,
+                                                                         upper=1.0, upper_strength=1.0))
+    calls = []
+    fused = bsnn.network.lif_layer_projected
+    monkeypatch.setattr(bsnn.network, "lif_layer_projected", lambda *a: calls.append(1) or fused(*a))
+    l1, g1, out = bsnn.BPTT(loss).loss_and_grads(model, x, labels)
+    assert len(calls) == len(sizes) - 2, "every hidden layer must take the fused path"
+    assert all(float(c.sum()) > 0 for c in out.counts[:-1]), "the hidden layers must spike"
+    monkeypatch.setattr(bsnn.network, "can_fuse", lambda spec: False)
+    l2, g2, out2 = bsnn.BPTT(loss).loss_and_grads(model, x, labels)
+    l3, g3, _ = bsnn.BPTT(loss, hoist=False).loss_and_grads(model, x.dense() if constant else x, labels)
+    for c1, c2 in zip(out.counts, out2.counts):
+        np.testing.assert_array_equal(np.asarray(c1), np.asarray(c2))
+    g1 = _flat(g1)
+    for loss_other, grads_other in ((l2, g2), (l3, g3)):
+        np.testing.assert_allclose(float(loss_other), float(l1), rtol=1e-6)
+        grads_other = _flat(grads_other)
+        assert grads_other.keys() == g1.keys()
+        for k in g1:
+            scale = float(np.abs(grads_other[k]).max())
+            assert scale > 0, f"no gradient for {k}"
+            np.testing.assert_allclose(g1[k], grads_other[k], rtol=1e-5, atol=1e-5 * scale)
