@@ -25,6 +25,12 @@ Both loops advance ``UNROLL`` steps per iteration (when that divides ``T``), so 
 small matmuls run beside the next step's elementwise work on another core. Gradients
 equal those of the unfused path up to the order of float summation
 (``tests/test_bptt.py::test_fused_readout_matches_unfused``).
+
+On the CPU backend, when ``bsnn.native.supports`` the layer (scalar constants, a named
+surrogate, a next layer of at most ``bsnn.native.MAX_NEXT`` units), the same operation runs
+as a compiled C++ kernel instead of these loops: the same spikes bit for bit, gradients
+equal up to summation order (``tests/test_native.py``), and no ``[T, B, N]`` array at all
+(the reverse pass recomputes each batch row's membrane in cache).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
+from bsnn import native
 from bsnn.layer_vjp import adjoint_step, supports_fast_vjp, surrogate_slope
 from bsnn.neuron import lif_step, spike_argument, zero_state
 
@@ -75,6 +82,8 @@ def lif_layer_projected(spec, drive: jax.Array, w_next: jax.Array, steps: int, b
       drive: its projected input, ``[T, B, N]``, or ``[B, N]`` repeated every step when ``constant``.
       w_next: ``[N, M]`` the next layer's input weights.
     """
+    if native.supports(spec, drive.dtype, w_next.shape[1]):
+        return _native_layer(spec, drive, w_next, steps, constant)
     c = spec.constants
     unroll = _unroll(steps)
 
@@ -128,6 +137,29 @@ def lif_layer_projected(spec, drive: jax.Array, w_next: jax.Array, steps: int, b
         g_drive = brainstate.transform.for_loop(body, v, g_y, reverse=True, unroll=unroll)
         _, _, total, g_wt = adj.value
         return (total if constant else g_drive), g_wt.T
+
+    run.defvjp(run_fwd, run_bwd, symbolic_zeros=True)
+    return run(drive, w_next)
+
+
+def _native_layer(spec, drive: jax.Array, w_next: jax.Array, steps: int, constant: bool):
+    """``lif_layer_projected`` by the compiled CPU kernels of ``bsnn.native`` (same outputs)."""
+
+    @jax.custom_vjp
+    def run(d_all, w):
+        return native.fused_forward(spec, d_all, w, steps, constant)
+
+    def run_fwd(d_all, w):
+        return run(d_all.value, w.value), (d_all.value, w.value)
+
+    def run_bwd(res, cotangents):
+        d_all, w = res
+        g_y, g_counts = cotangents
+        if isinstance(g_y, SymbolicZero):
+            g_y = jnp.zeros(g_y.shape, g_y.dtype)
+        if isinstance(g_counts, SymbolicZero):
+            g_counts = None
+        return native.fused_backward(spec, d_all, w, g_y, g_counts, constant)
 
     run.defvjp(run_fwd, run_bwd, symbolic_zeros=True)
     return run(drive, w_next)

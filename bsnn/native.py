@@ -1,0 +1,169 @@
+"""Compiled CPU kernels for the fused hidden layer, called through JAX's FFI.
+
+``bsnn.fused`` runs a feed-forward spiking hidden layer and the next layer's projection as
+one operation. On the CPU backend that operation is, when possible, a C++ kernel
+(``bsnn/kernels/lif_cpu.cc``) instead of an XLA while loop: each batch row advances through
+all its steps with the state in cache, rows are split over the cores, and the reverse pass
+recomputes a row's membrane trace instead of storing ``[T, B, N]`` (see the source's header
+for the math). The membrane, and so every spike, is bit for bit that of ``lif_step`` under
+XLA (``tests/test_native.py``); gradients equal the XLA path's up to float summation order.
+
+The kernel is compiled once per machine with the system C++ compiler (``$CXX``, else ``c++``)
+against the FFI headers shipped with jaxlib, and cached in ``$BSNN_CACHE`` (default
+``~/.cache/bsnn``) under ``kernels/``, keyed by the source, the compiler command, jaxlib and
+the CPU. Without a compiler, on another backend, or with ``BSNN_NATIVE=0``, bsnn uses the
+XLA path (same numbers); ``available()`` tells which.
+
+Used when (``supports``): the default backend is the CPU, the layer's constants are scalars,
+its surrogate is one of ``bsnn.surrogates`` (a ``braintools`` ``Arctan``, ``Sigmoid``,
+``ReluGrad``, ``InvSquareGrad``, ``GaussianGrad`` or ``SlayerGrad``), the next layer has at
+most ``MAX_NEXT`` units (a read-out: the kernels form ``S @ W`` and ``g_y @ W^T`` per row
+and step, which only pays for a narrow layer) and the dtype is float32 or float64.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import warnings
+
+import braintools
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["available", "supports", "fused_forward", "fused_backward"]
+
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels", "lif_cpu.cc")
+FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC", "-std=c++17", "-w")
+TARGETS = {"forward": "BsnnFusedForward", "backward": "BsnnFusedBackward"}
+MAX_NEXT = 64   # kMaxNext of lif_cpu.cc: wider next layers (hidden -> hidden) stay on the XLA path
+
+# braintools surrogate class -> (kernel id, names of its two parameters); the ids of lif_cpu.cc.
+_SURROGATES = {
+    braintools.surrogate.Arctan: (0, "alpha", None),
+    braintools.surrogate.Sigmoid: (1, "alpha", None),
+    braintools.surrogate.ReluGrad: (2, "alpha", "width"),
+    braintools.surrogate.InvSquareGrad: (3, "alpha", None),
+    braintools.surrogate.GaussianGrad: (4, "alpha", "sigma"),
+    braintools.surrogate.SlayerGrad: (5, "alpha", None),
+}
+
+
+def _compiler() -> str | None:
+    return shutil.which(os.environ.get("CXX", "c++")) or shutil.which("g++") or shutil.which("clang++")
+
+
+def _cpu_id() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((l for l in f if l.startswith(("flags", "Features"))), platform.processor())
+    except OSError:
+        return platform.processor()
+
+
+def _library_path(cxx: str) -> str:
+    with open(SOURCE, "rb") as f:
+        key = hashlib.sha256(f.read())
+    for part in (cxx, *FLAGS, jax.ffi.include_dir(), jax.__version__, platform.machine(), _cpu_id()):
+        key.update(part.encode())
+    root = os.environ.get("BSNN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "bsnn")
+    return os.path.join(root, "kernels", f"lif_cpu-{key.hexdigest()[:16]}.so")
+
+
+def _build(cxx: str, path: str):
+    """Compile into a temporary file beside ``path``, then rename: never a half-written library."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=os.path.dirname(path))
+    os.close(fd)
+    try:
+        cmd = [cxx, *FLAGS, "-I", jax.ffi.include_dir(), SOURCE, "-o", tmp]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+@functools.lru_cache(maxsize=None)
+def available() -> bool:
+    """Build (once), load and register the kernels; False (with a warning) when that fails."""
+    if os.environ.get("BSNN_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    cxx = _compiler()
+    if cxx is None:
+        warnings.warn("bsnn: no C++ compiler found; the fused hidden layer runs as an XLA loop "
+                      "(same results, slower on CPU)", RuntimeWarning, stacklevel=2)
+        return False
+    try:
+        path = _library_path(cxx)
+        if not os.path.exists(path):
+            _build(cxx, path)
+        lib = ctypes.cdll.LoadLibrary(path)
+        for kind, symbol in TARGETS.items():
+            for suffix in ("F32", "F64"):
+                jax.ffi.register_ffi_target(f"bsnn_fused_{kind}_{suffix.lower()}",
+                                            jax.ffi.pycapsule(getattr(lib, symbol + suffix)), platform="cpu")
+    except Exception as err:  # noqa: BLE001 - any failure means: use the XLA path
+        warnings.warn(f"bsnn: the CPU kernels could not be built or loaded ({err}); the fused hidden "
+                      f"layer runs as an XLA loop (same results, slower)", RuntimeWarning, stacklevel=2)
+        return False
+    return True
+
+
+def _surrogate(spike_fn):
+    entry = _SURROGATES.get(type(spike_fn))
+    if entry is None:
+        return None
+    kind, a, b = entry
+    return kind, float(getattr(spike_fn, a)), float(getattr(spike_fn, b)) if b else 0.0
+
+
+def supports(spec, dtype, n_next: int) -> bool:
+    """The kernels can run this fused layer, feeding ``n_next`` units (see the module docstring);
+    builds them on first use."""
+    c = spec.constants
+    scalars = all(np.ndim(x) == 0 for x in (c.alpha, c.beta, c.v_th, c.v_reset, c.v_rest))
+    return (jax.default_backend() == "cpu" and scalars and c.spiking and _surrogate(spec.spike_fn) is not None
+            and n_next <= MAX_NEXT and jnp.dtype(dtype) in (jnp.float32, jnp.float64) and available())
+
+
+def _layer_attrs(spec, constant: bool) -> dict:
+    """The layer's constants as the kernel takes them: the Python numbers XLA would round."""
+    c = spec.constants
+    return dict(constant=bool(constant), soft=bool(c.soft_reset), alpha=float(c.alpha), beta=float(c.beta),
+                omb=float(1.0 - c.beta), vth=float(c.v_th), vreset=float(c.v_reset), vrest=float(c.v_rest),
+                r=float(c.v_th - c.v_reset))
+
+
+def _suffix(dtype) -> str:
+    return "f64" if jnp.dtype(dtype) == jnp.float64 else "f32"
+
+
+def fused_forward(spec, drive, w_next, steps: int, constant: bool):
+    """``(y [T, B, M], counts [B, N])`` of the fused layer (``bsnn.fused.lif_layer_projected``)."""
+    batch, n_out = drive.shape[-2:]
+    out = (jax.ShapeDtypeStruct((steps, batch, w_next.shape[1]), drive.dtype),
+           jax.ShapeDtypeStruct((batch, n_out), drive.dtype))
+    call = jax.ffi.ffi_call(f"bsnn_fused_forward_{_suffix(drive.dtype)}", out, vmap_method="sequential")
+    return call(drive, w_next, **_layer_attrs(spec, constant))
+
+
+def fused_backward(spec, drive, w_next, g_y, g_counts, constant: bool):
+    """``(g_drive, g_w_next)`` for the cotangents ``g_y [T, B, M]`` and ``g_counts [B, N]`` (or None)."""
+    kind, sg_a, sg_b = _surrogate(spec.spike_fn)
+    out = (jax.ShapeDtypeStruct(drive.shape, drive.dtype), jax.ShapeDtypeStruct(w_next.shape, w_next.dtype))
+    call = jax.ffi.ffi_call(f"bsnn_fused_backward_{_suffix(drive.dtype)}", out, vmap_method="sequential")
+    has_counts = g_counts is not None
+    if not has_counts:
+        g_counts = jnp.zeros((1, 1), drive.dtype)
+    return call(drive, w_next, g_y, g_counts, **_layer_attrs(spec, constant), surrogate=np.int64(kind),
+                sg_a=sg_a, sg_b=sg_b, has_counts=has_counts)
