@@ -146,19 +146,26 @@ def poisson(x, steps: int, key, *, rate=None, dt=None) -> jax.Array:
     return jax.random.bernoulli(key, p, (steps,) + tuple(x.shape)).astype(_float())
 
 
-def latency(x, steps: int, *, threshold: float = 0.25, normalize: bool = False) -> jax.Array:
-    """Linear time-to-first-spike code: pixel ``x`` spikes once at step ``round((1 - x) (T - 1))``.
+def latency(x, steps: int, *, threshold: float = 0.25, normalize: bool = False, span: int | None = None) -> jax.Array:
+    """Linear time-to-first-spike code: pixel ``x`` spikes once at step ``round((1 - x) (span - 1))``.
 
     Pixels with ``x < threshold`` never spike. With ``normalize=True`` the range
-    ``[threshold, 1]`` is stretched over the whole window (darkest spiking pixel at the
-    last step). Returns ``[T, B, N]`` float spikes (float32 by default).
+    ``[threshold, 1]`` is stretched over the code's span (darkest spiking pixel at its
+    last step). ``span`` (default: all ``steps``) confines the code to the first ``span``
+    steps, so that the network keeps running after the last input spike (Wunderlich &
+    Pehle's 30 ms code inside a longer window). Returns ``[T, B, N]`` float spikes
+    (float32 by default).
     """
     steps = _check_steps(steps)
     x = _check_pixels(x)
     if not isinstance(threshold, (int, float, np.number)) or not 0 <= threshold <= 1:
         raise ValueError(f"latency: threshold must be a number in [0, 1], got {threshold!r}")
+    if span is None:
+        span = steps
+    if isinstance(span, bool) or not isinstance(span, (int, np.integer)) or not 1 <= span <= steps:
+        raise ValueError(f"latency: span must be an integer number of steps in [1, steps = {steps}], got {span!r}")
     xs = (x - threshold) / max(1.0 - threshold, 1e-12) if normalize else x
-    index = jnp.round((1.0 - jnp.clip(xs, 0.0, 1.0)) * (steps - 1)).astype(jnp.int32)
+    index = jnp.round((1.0 - jnp.clip(xs, 0.0, 1.0)) * (int(span) - 1)).astype(jnp.int32)
     index = jnp.where(x >= threshold, index, steps)  # `steps` is one past the end: silent
     return jax.nn.one_hot(index, steps, axis=0, dtype=_float())
 

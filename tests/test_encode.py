@@ -47,6 +47,18 @@ def test_latency_brighter_is_earlier_and_dim_pixels_are_silent():
     assert np.argmax(s_norm[:, 0, 2]) == T - 1  # darkest spiking pixel at the end
 
 
+
+def test_latency_span_confines_the_code_to_the_first_steps():
+    T, span = 40, 11
+    s = np.asarray(encode.latency(PIX, T, threshold=0.25, span=span))
+    times = np.argmax(s, axis=0)
+    spiking = np.asarray(PIX) >= 0.25
+    np.testing.assert_array_equal(s.sum(0), spiking.astype(float))
+    np.testing.assert_array_equal(times[spiking], np.argmax(np.asarray(encode.latency(PIX, span, threshold=0.25)), 0)[spiking])
+    assert times[spiking].max() <= span - 1 and not s[span:].any()
+    with pytest.raises(ValueError, match="span must be an integer number of steps in \\[1, steps = 40\\], got 41"):
+        encode.latency(PIX, T, span=41)
+
 def test_binary_latency_two_times():
     s = np.asarray(encode.binary_latency(PIX, 40, 1 * u.ms, t_black=10 * u.ms, t_white=20 * u.ms))
     assert s.shape == (40, 2, 5)
