@@ -72,7 +72,7 @@ def test_kernels_build_and_are_used_here():
 @pytest.mark.parametrize("constant", [True, False])
 @pytest.mark.parametrize("kw", CASES, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "default")
 def test_spike_trains_identical_and_grads_equal_to_xla(kw, constant, xla_only):
-    steps, n = 40, 24
+    steps, n = 40, 21            # n not a multiple of 8: the kernels' padded tails are exercised
     spec = _layer(n=n, **kw)
     drive, _, g_y, g_counts = _inputs(constant, steps, n=n, m=n)
     eye = jnp.eye(n, dtype=drive.dtype)          # y = S @ I: the spike train, exactly
@@ -89,7 +89,7 @@ def test_spike_trains_identical_and_grads_equal_to_xla(kw, constant, xla_only):
     for a, b in zip(g1, g0):
         scale = float(jnp.abs(b).max())
         assert scale > 1e-3
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-6 * scale)
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5 * scale)   # as tests/test_bptt.py
 
 
 def test_float64_and_no_count_cotangent(xla_only):
