@@ -70,13 +70,13 @@ constexpr int64_t kMaxNext = 64;
 
 // The positions of the set bits of every byte, for branch-free compaction.
 struct BitTable {
-  uint8_t pos[256][8];
+  alignas(32) int32_t pos[256][8];
   uint8_t count[256];
   constexpr BitTable() : pos(), count() {
     for (int mask = 0; mask < 256; ++mask) {
       int k = 0;
       for (int bit = 0; bit < 8; ++bit)
-        if (mask & (1 << bit)) pos[mask][k++] = static_cast<uint8_t>(bit);
+        if (mask & (1 << bit)) pos[mask][k++] = bit;
       count[mask] = static_cast<uint8_t>(k);
     }
   }
@@ -99,10 +99,13 @@ inline int64_t spiking_units(const F* __restrict v, int64_t count, F vth, int32_
       mask = static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(v + n), th, _CMP_GE_OQ))) |
              (static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(v + n + 4), th, _CMP_GE_OQ))) << 4);
     }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + k),
+                        _mm256_add_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(kBits.pos[mask])),
+                                         _mm256_set1_epi32(static_cast<int32_t>(n))));
 #else
     for (int j = 0; j < 8; ++j) mask |= static_cast<unsigned>(v[n + j] >= vth) << j;
-#endif
     for (int j = 0; j < 8; ++j) idx[k + j] = static_cast<int32_t>(n) + kBits.pos[mask][j];
+#endif
     k += kBits.count[mask];
   }
   for (; n < count; ++n) {
