@@ -9,10 +9,11 @@ for the math). The membrane, and so every spike, is bit for bit that of ``lif_st
 XLA (``tests/test_native.py``); gradients equal the XLA path's up to float summation order.
 
 The kernel is compiled once per machine with the system C++ compiler (``$CXX``, else ``c++``)
-against the FFI headers shipped with jaxlib, and cached in ``$BSNN_CACHE`` (default
-``~/.cache/bsnn``) under ``kernels/``, keyed by the source, the compiler command, jaxlib and
-the CPU. Without a compiler, on another backend, or with ``BSNN_NATIVE=0``, bsnn uses the
-XLA path (same numbers); ``available()`` tells which.
+against the FFI headers shipped with jaxlib (about 10-25 s, the first time a fused layer is
+traced), and cached in ``$BSNN_CACHE`` (default ``~/.cache/bsnn``) under ``kernels/``, keyed
+by the source, the compiler command, jaxlib and the CPU (about 0.3 MB each). Without a
+compiler, on another backend, or with ``BSNN_NATIVE=0``, bsnn uses the XLA path (same
+numbers); ``available()`` tells which.
 
 Used when (``supports``): the default backend is the CPU, the layer's constants are scalars,
 its surrogate is one of ``bsnn.surrogates`` (a ``braintools`` ``Arctan``, ``Sigmoid``,

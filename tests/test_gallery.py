@@ -27,13 +27,17 @@ def test_gallery_is_not_empty():
             "eprop_mnist.py", "fashion_mnist.py", "long_rollout.py"} <= set(SCRIPTS)
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_gallery_script_quick(script, tmp_path):
+VARIANTS = [[script] for script in SCRIPTS] + [["eventprop_mnist.py", "--hidden", "350"]]
+
+
+@pytest.mark.parametrize("command", VARIANTS, ids=" ".join)
+def test_gallery_script_quick(command, tmp_path):
+    script = command[0]
     reason = _needs(script)
     if reason:
         pytest.skip(reason)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, str(GALLERY / script), "--quick", "--out", str(out)],
+    proc = subprocess.run([sys.executable, str(GALLERY / script), *command[1:], "--quick", "--out", str(out)],
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
