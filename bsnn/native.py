@@ -121,11 +121,16 @@ def available() -> bool:
 
 
 def _surrogate(spike_fn):
+    """``(kernel id, a, b)`` of a surrogate the kernels implement with scalar parameters, else None."""
     entry = _SURROGATES.get(type(spike_fn))
     if entry is None:
         return None
-    kind, a, b = entry
-    return kind, float(getattr(spike_fn, a)), float(getattr(spike_fn, b)) if b else 0.0
+    kind, *names = entry
+    values = [getattr(spike_fn, name) if name else 0.0 for name in names]
+    if not all(isinstance(v, (int, float, np.number)) or (isinstance(v, np.ndarray) and v.ndim == 0)
+               for v in values):
+        return None                         # array or traced parameters: the XLA path handles them
+    return (kind, *(float(v) for v in values))
 
 
 def supports(spec, dtype, n_next: int) -> bool:

@@ -9,6 +9,7 @@ import os
 import shutil
 import warnings
 
+import braintools
 import brainunit as u
 import jax
 import jax.numpy as jnp
@@ -67,6 +68,8 @@ def test_kernels_build_and_are_used_here():
     spec = _layer()
     assert native.supports(spec, jnp.float32, 10) and native.supports(spec, jnp.float64, 64)
     assert not native.supports(spec, jnp.float32, native.MAX_NEXT + 1)
+    custom = spec._replace(spike_fn=braintools.surrogate.Arctan(alpha=np.full(24, 2.0)))   # per-neuron slope
+    assert not native.supports(custom, jnp.float32, 3), "array surrogate parameters stay on the XLA path"
 
 
 @pytest.mark.parametrize("constant", [True, False])
