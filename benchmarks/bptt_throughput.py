@@ -10,8 +10,11 @@ layer projected at every step, generic autodiff: ``hoist=False``) and of the one
 schedule (``hoist=False`` with the constant input projected once: all layers in one loop).
 Part 2, a long rollout (784-256-10, T = 1000, batch 32, Poisson input): peak RSS and XLA's
 temporary-buffer size of one training step with plain BPTT and with ``checkpoint=True``.
-Each configuration runs in its own process. Writes ``results/bptt_throughput.{json,md}``
-(``bptt_throughput_gpu`` on a GPU backend).
+Part 3, on the CPU: the hoisted tutorial-5 step with the fused hidden layer as bsnn's
+compiled kernel (``bsnn.native``) against the same step traced with ``BSNN_NATIVE=0`` (XLA
+loops), both compiled in one process and timed in interleaved windows; the speed-up is the
+median of the per-round ratios. Each configuration runs in its own process. Writes
+``results/bptt_throughput.{json,md}`` (``bptt_throughput_gpu`` on a GPU backend).
 """
 
 from __future__ import annotations
@@ -76,13 +79,57 @@ def worker(spec: dict) -> dict:
     return result
 
 
+def native_ab(spec: dict) -> dict:
+    """The tutorial-5 step with and without the compiled kernel, interleaved windows in this process."""
+    import statistics
+    import time
+
+    import brainstate
+    import brainunit as u
+    import jax
+    import numpy as np
+
+    import bsnn
+    from bsnn import encode, native
+
+    x, y, source = _pixels(spec["batch"])
+    key = jax.random.PRNGKey(0)
+    steps, variants = {}, {"compiled kernel": "1", "XLA loops": "0"}
+    for name, flag in variants.items():
+        os.environ["BSNN_NATIVE"] = flag
+        native.available.cache_clear()
+        brainstate.random.seed(0)
+        model = bsnn.SpikingClassifier(spec["sizes"], tau_mem=-1 * u.ms / np.log(0.95), tau_syn=0 * u.ms,
+                                       surrogate="atan", readout="spiking", w_scale=3.0)
+        step = bsnn.TrainStep(model, bsnn.BPTT("membrane-sum-ce"), bsnn.make_optimizer("adam", 5e-4),
+                              lambda p, k: encode.constant(p, spec["steps"]))
+        for _ in range(3):                     # compiles here, with this setting of BSNN_NATIVE
+            step(x, y, key).loss.block_until_ready()
+        steps[name] = step
+    os.environ["BSNN_NATIVE"] = "1"
+    native.available.cache_clear()
+    times = {name: [] for name in steps}
+    for _ in range(spec["windows"]):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            for _ in range(spec["calls"]):
+                out = step(x, y, key)
+            out.loss.block_until_ready()
+            times[name].append((time.perf_counter() - t0) / spec["calls"])
+    ratios = [b / a for a, b in zip(times["compiled kernel"], times["XLA loops"])]
+    return {"spec": spec, "data": source, "speedup_median": statistics.median(ratios),
+            "speedup_min": min(ratios), "speedup_max": max(ratios),
+            "median_s": {name: statistics.median(t) for name, t in times.items()}, "windows_s": times}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer timing windows and a shorter rollout")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+        spec = json.loads(args.worker)
+        print(json.dumps(native_ab(spec) if spec.get("native_ab") else worker(spec)))
         return
     windows, calls = (2, 2) if args.quick else (5, 5)
     tut = dict(sizes=[784, 1000, 10], steps=25, batch=128, encoder="current", checkpoint=False,
@@ -103,14 +150,27 @@ def main():
         results[name] = run_isolated(__file__, ["--worker", json.dumps(spec)])
     hoisted, per_step = results["tutorial5 hoisted"], results["tutorial5 per-step"]
     speedup = hoisted["samples_per_s"] / per_step["samples_per_s"]
+    import jax
+    ab = None
+    if jax.default_backend() == "cpu":
+        print("running compiled kernel vs XLA loops ...", file=sys.stderr, flush=True)
+        ab = run_isolated(__file__, ["--worker", json.dumps({**tut, "native_ab": True, "windows": 4 if args.quick
+                                                             else 15, "calls": 5 if args.quick else 10})])
     rows = [[name, r["spec"]["steps"], r["spec"]["batch"], f"{r['samples_per_s']:.0f}", f"{r['first_call_s']:.1f}",
              f"{r['peak_rss_mb']:.0f}", f"{r['xla_temp_mb']:.0f}" if "xla_temp_mb" in r else "-"]
             for name, r in results.items()]
     notes = (f"Hoisted / per-step training throughput on the tutorial-5 network: **{speedup:.1f}x**. "
              "First call includes compilation. XLA temp = temporary buffers of the compiled train step.")
-    import jax
+    if ab is not None:
+        ms = ab["median_s"]
+        notes += (f" Compiled kernel (bsnn.native) against XLA loops for the fused hidden layer, the hoisted "
+                  f"tutorial-5 step, interleaved in one process: **{ab['speedup_median']:.2f}x** (median of "
+                  f"{len(ab['windows_s']['XLA loops'])} per-round ratios, range {ab['speedup_min']:.2f}-"
+                  f"{ab['speedup_max']:.2f}; {1e3 * ms['compiled kernel']:.1f} vs {1e3 * ms['XLA loops']:.1f} ms "
+                  "per step, medians).")
     name = "bptt_throughput" + ("" if jax.default_backend() == "cpu" else f"_{jax.default_backend()}")
-    paths = write_report(name, {"results": results, "hoist_speedup": speedup, "quick": args.quick},
+    paths = write_report(name, {"results": results, "hoist_speedup": speedup, "native_vs_xla": ab,
+                                "quick": args.quick},
                          ["configuration", "T", "batch", "samples/s", "first call (s)", "peak RSS (MiB)",
                           "XLA temp (MiB)"], rows, notes)
     print(open(paths[1]).read())
