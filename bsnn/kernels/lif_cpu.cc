@@ -29,6 +29,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <utility>
 #include <thread>
 #include <vector>
@@ -115,47 +116,47 @@ inline int64_t spiking_units(const F* __restrict v, int64_t count, F vth, int32_
   return k;
 }
 
-// acc[m] += rows[n * MP + m] for every spiking unit n (v[n] >= vth): a sum of MP-wide rows,
-// MP a multiple of 8 so that each row is whole vector adds (the rows are zero-padded).
-template <typename F, int64_t MP>
-void add_spiking_rows(const int32_t* __restrict units, int64_t k, const F* __restrict rows, F* __restrict acc) {
-  for (int64_t j = 0; j < k; ++j) {
-    const F* __restrict row = rows + static_cast<int64_t>(units[j]) * MP;
-    for (int64_t m = 0; m < MP; ++m) acc[m] += row[m];
-  }
-}
-
-template <typename F>
-void add_spiking_rows_any(int64_t mp, const int32_t* units, int64_t k, const F* rows, F* acc) {
-  switch (mp) {
-    case 8: return add_spiking_rows<F, 8>(units, k, rows, acc);
-    case 16: return add_spiking_rows<F, 16>(units, k, rows, acc);
-    case 32: return add_spiking_rows<F, 32>(units, k, rows, acc);
-    default: return add_spiking_rows<F, 64>(units, k, rows, acc);
-  }
-}
-
-// g[n * MP + m] += gy[m] for every spiking unit n: the outer product S^T g_y of one row and step.
-template <typename F, int64_t MP>
-void outer_spiking(const int32_t* __restrict units, int64_t k, const F* __restrict gy, F* __restrict g) {
-  for (int64_t j = 0; j < k; ++j) {
-    F* __restrict row = g + static_cast<int64_t>(units[j]) * MP;
-    for (int64_t m = 0; m < MP; ++m) row[m] += gy[m];
-  }
-}
-
-template <typename F>
-void outer_spiking_any(int64_t mp, const int32_t* units, int64_t k, const F* gy, F* g) {
-  switch (mp) {
-    case 8: return outer_spiking<F, 8>(units, k, gy, g);
-    case 16: return outer_spiking<F, 16>(units, k, gy, g);
-    case 32: return outer_spiking<F, 32>(units, k, gy, g);
-    default: return outer_spiking<F, 64>(units, k, gy, g);
-  }
-}
-
 // The width of the padded rows: M rounded up to 8, 16, 32 or 64.
 inline int64_t padded(int64_t m) { return m <= 8 ? 8 : m <= 16 ? 16 : m <= 32 ? 32 : 64; }
+
+// Calls fn(std::integral_constant<int64_t, MP>) for a padded width mp, so that MP-wide loops
+// are whole vector operations known at compile time.
+template <typename Fn>
+void with_width(int64_t mp, Fn fn) {
+  switch (mp) {
+    case 8: return fn(std::integral_constant<int64_t, 8>{});
+    case 16: return fn(std::integral_constant<int64_t, 16>{});
+    case 32: return fn(std::integral_constant<int64_t, 32>{});
+    default: return fn(std::integral_constant<int64_t, 64>{});
+  }
+}
+
+// acc[m] += rows[n * MP + m] for every spiking unit n in units[0..k): a sum of zero-padded
+// MP-wide rows (y[t] = S[t] @ W of one row and step).
+template <typename F>
+void add_spiking_rows(int64_t mp, const int32_t* __restrict units, int64_t k, const F* __restrict rows,
+                      F* __restrict acc) {
+  with_width(mp, [&](auto width) {
+    constexpr int64_t MP = decltype(width)::value;
+    for (int64_t j = 0; j < k; ++j) {
+      const F* __restrict row = rows + static_cast<int64_t>(units[j]) * MP;
+      for (int64_t m = 0; m < MP; ++m) acc[m] += row[m];
+    }
+  });
+}
+
+// g[n * MP + m] += gy[m] for every spiking unit n in units[0..k): the outer product S^T g_y of
+// one row and step, into zero-padded MP-wide rows.
+template <typename F>
+void outer_spiking(int64_t mp, const int32_t* __restrict units, int64_t k, const F* __restrict gy, F* __restrict g) {
+  with_width(mp, [&](auto width) {
+    constexpr int64_t MP = decltype(width)::value;
+    for (int64_t j = 0; j < k; ++j) {
+      F* __restrict row = g + static_cast<int64_t>(units[j]) * MP;
+      for (int64_t m = 0; m < MP; ++m) row[m] += gy[m];
+    }
+  });
+}
 
 // W [N, M] as zero-padded rows [N, MP].
 template <typename F>
@@ -197,7 +198,7 @@ void forward_row(const Layer<F>& L, const F* __restrict drive, int64_t b, const 
     if (y) {                    // y[t] = S[t] @ W, summed over the spiking units only (w padded)
       alignas(32) F acc[kMaxNext] = {};
       const int64_t k = spiking_units(V, N, vth, units);
-      add_spiking_rows_any(padded(M), units, k, w, acc);
+      add_spiking_rows(padded(M), units, k, w, acc);
       std::copy(acc, acc + M, y + (t * L.B + b) * M);
     }
   }
@@ -379,7 +380,7 @@ ffi::Error FusedBackward(ffi::ThreadPool pool, ffi::AnyBuffer drive_any, ffi::Bu
         step(L, a, c, v, gs.data(), gv.data(), gi.data(), acc.data());
         if (!constant) std::copy(acc.begin(), acc.begin() + N, g_drive->typed_data() + (t * B + b) * N);
         const int64_t k = spiking_units(v, N, L.vth, units.data());
-        outer_spiking_any(MP, units.data(), k, gyp, gw.data());
+        outer_spiking(MP, units.data(), k, gyp, gw.data());
       }
       if (constant) std::copy(acc.begin(), acc.begin() + N, g_drive->typed_data() + b * N);
     }
