@@ -41,17 +41,17 @@ def _pixels(n, seed=0):
         return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n).astype(np.int32), "random"
 
 
-def worker(spec: dict) -> dict:
+def _train_step(spec: dict):
+    """The tutorial-5-style ``TrainStep`` of a configuration (traced on first call)."""
     import brainstate
     import brainunit as u
-    import jax
     import numpy as np
 
     import bsnn
     from bsnn import encode
 
     brainstate.random.seed(0)
-    steps, batch = spec["steps"], spec["batch"]
+    steps = spec["steps"]
     model = bsnn.SpikingClassifier(spec["sizes"], tau_mem=-1 * u.ms / np.log(0.95), tau_syn=0 * u.ms,
                                    surrogate="atan", readout="spiking", w_scale=3.0)
     method = bsnn.BPTT("membrane-sum-ce", hoist=spec["hoist"], checkpoint=spec["checkpoint"])
@@ -62,7 +62,14 @@ def worker(spec: dict) -> dict:
         enc = lambda x, k: encode.constant(x, steps).dense()  # noqa: E731
     else:
         enc = lambda x, k: encode.poisson(x, steps, k)  # noqa: E731
-    step = bsnn.TrainStep(model, method, opt, enc)
+    return bsnn.TrainStep(model, method, opt, enc)
+
+
+def worker(spec: dict) -> dict:
+    import jax
+
+    batch = spec["batch"]
+    step = _train_step(spec)
     x, y, source = _pixels(batch)
     key = jax.random.PRNGKey(0)
     result = {"spec": spec, "data": source}
@@ -84,13 +91,9 @@ def native_ab(spec: dict) -> dict:
     import statistics
     import time
 
-    import brainstate
-    import brainunit as u
     import jax
-    import numpy as np
 
-    import bsnn
-    from bsnn import encode, native
+    from bsnn import native
 
     x, y, source = _pixels(spec["batch"])
     key = jax.random.PRNGKey(0)
@@ -98,11 +101,7 @@ def native_ab(spec: dict) -> dict:
     for name, flag in variants.items():
         os.environ["BSNN_NATIVE"] = flag
         native.available.cache_clear()
-        brainstate.random.seed(0)
-        model = bsnn.SpikingClassifier(spec["sizes"], tau_mem=-1 * u.ms / np.log(0.95), tau_syn=0 * u.ms,
-                                       surrogate="atan", readout="spiking", w_scale=3.0)
-        step = bsnn.TrainStep(model, bsnn.BPTT("membrane-sum-ce"), bsnn.make_optimizer("adam", 5e-4),
-                              lambda p, k: encode.constant(p, spec["steps"]))
+        step = _train_step(spec)
         for _ in range(3):                     # compiles here, with this setting of BSNN_NATIVE
             step(x, y, key).loss.block_until_ready()
         steps[name] = step
@@ -154,7 +153,7 @@ def main():
     ab = None
     if jax.default_backend() == "cpu":
         print("running compiled kernel vs XLA loops ...", file=sys.stderr, flush=True)
-        ab = run_isolated(__file__, ["--worker", json.dumps({**tut, "native_ab": True, "windows": 4 if args.quick
+        ab = run_isolated(__file__, ["--worker", json.dumps({**tut, "hoist": True, "native_ab": True, "windows": 4 if args.quick
                                                              else 15, "calls": 5 if args.quick else 10})])
     rows = [[name, r["spec"]["steps"], r["spec"]["batch"], f"{r['samples_per_s']:.0f}", f"{r['first_call_s']:.1f}",
              f"{r['peak_rss_mb']:.0f}", f"{r['xla_temp_mb']:.0f}" if "xla_temp_mb" in r else "-"]

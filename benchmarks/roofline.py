@@ -99,13 +99,12 @@ def _fused_kernel_flops(eqn) -> dict:
     product); backward the recomputed forward, ``EW_BWD`` per neuron and step, ``g_y @ W^T`` and
     ``S^T g_y`` (2 N M each)."""
     n, m = eqn.invars[1].aval.shape                   # the next layer's weights [N, M]
-    rows_steps = _size(eqn.invars[2].aval) // m if "backward" in eqn.params["target_name"] \
-        else _size(eqn.outvars[0].aval) // m          # T * B, from g_y or y [T, B, M]
-    forward = rows_steps * (EW_FWD * n + 2.0 * n * m)
-    if "backward" in eqn.params["target_name"]:
+    backward = "backward" in eqn.params["target_name"]
+    rows_steps = _size((eqn.invars[2] if backward else eqn.outvars[0]).aval) // m   # T * B, from g_y or y
+    if backward:
         return {"matmul": rows_steps * 6.0 * n * m, "elementwise": rows_steps * (EW_FWD + EW_BWD) * n,
                 "while_loops": 0}
-    return {"matmul": rows_steps * 2.0 * n * m, "elementwise": forward - rows_steps * 2.0 * n * m, "while_loops": 0}
+    return {"matmul": rows_steps * 2.0 * n * m, "elementwise": rows_steps * EW_FWD * n, "while_loops": 0}
 
 
 def jaxpr_flops(jaxpr) -> dict:
