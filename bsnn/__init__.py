@@ -4,30 +4,46 @@ Unit-checked current-based LIF classifiers (``brainstate.nn.Linear -> brainpy.st
 -> brainpy.state.LIF``), input encoders, losses, and three families of learning rules on
 the same forward model: surrogate-gradient BPTT, EventProp, and online e-prop / random
 feedback.
+
+The names below are imported when first used, so ``import bsnn`` (and ``bsnn --help``) does
+not start JAX until something needs it.
 """
 
-from bsnn import checkpoint, data, encode, losses, methods, nir, parallel, plot, units
-from bsnn.config import TrainConfig
-from bsnn.data import Dataset
-from bsnn.encode import Repeated
-from bsnn.layers import CubaLIF, LeakyReadout
-from bsnn.losses import get_loss
-from bsnn.methods import BPTT, EProp, EventProp, RandomFeedback, get_method
-from bsnn.models import SpikingClassifier, StepOutput
-from bsnn.network import LayerSpec, LayerWeights, NetworkOutput, simulate
-from bsnn.neuron import LIFConstants, LIFState, lif_step
-from bsnn.optim import make_optimizer
-from bsnn.step import EvalMetrics, EvalStep, StepMetrics, TrainStep
-from bsnn.surrogates import SURROGATES, get_surrogate
-from bsnn.train import Trainer, TrainingDiverged
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "checkpoint", "data", "encode", "losses", "methods", "nir", "parallel", "plot", "units", "Dataset", "TrainConfig",
-    "Trainer", "TrainingDiverged",
-    "Repeated", "CubaLIF", "LeakyReadout", "get_loss", "BPTT", "EProp", "EventProp", "RandomFeedback", "get_method",
-    "SpikingClassifier", "StepOutput", "LayerSpec", "LayerWeights", "NetworkOutput", "simulate",
-    "LIFConstants", "LIFState", "lif_step", "make_optimizer", "EvalMetrics", "EvalStep", "StepMetrics",
-    "TrainStep", "SURROGATES", "get_surrogate", "__version__",
-]
+_MODULES = ("checkpoint", "data", "defaults", "encode", "losses", "methods", "nir", "parallel", "plot",
+            "runfiles", "units")
+_NAMES = {
+    "TrainConfig": "bsnn.config", "Dataset": "bsnn.data", "Repeated": "bsnn.encode",
+    "CubaLIF": "bsnn.layers", "LeakyReadout": "bsnn.layers", "get_loss": "bsnn.losses",
+    "BPTT": "bsnn.methods", "EProp": "bsnn.methods", "EventProp": "bsnn.methods",
+    "RandomFeedback": "bsnn.methods", "get_method": "bsnn.methods",
+    "SpikingClassifier": "bsnn.models", "StepOutput": "bsnn.models",
+    "save_model": "bsnn.saving", "load_model": "bsnn.saving",
+    "LayerSpec": "bsnn.network", "LayerWeights": "bsnn.network", "NetworkOutput": "bsnn.network",
+    "simulate": "bsnn.network", "LIFConstants": "bsnn.neuron", "LIFState": "bsnn.neuron",
+    "lif_step": "bsnn.neuron", "make_optimizer": "bsnn.optim", "EvalMetrics": "bsnn.step",
+    "EvalStep": "bsnn.step", "StepMetrics": "bsnn.step", "TrainStep": "bsnn.step",
+    "SURROGATES": "bsnn.surrogates", "get_surrogate": "bsnn.surrogates", "Trainer": "bsnn.train",
+    "TrainingDiverged": "bsnn.train",
+}
+
+__all__ = [*_MODULES, *_NAMES, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _MODULES:
+        return importlib.import_module(f"bsnn.{name}")
+    if name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bsnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

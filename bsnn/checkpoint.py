@@ -22,7 +22,8 @@ import brainstate
 import jax
 import numpy as np
 
-__all__ = ["CheckpointError", "Checkpoint", "save", "load", "latest", "state_arrays", "restore_states"]
+__all__ = ["CheckpointError", "Checkpoint", "save", "load", "latest", "checkpoint_files", "write_file", "state_arrays",
+           "restore_states"]
 
 _MAGIC = b"BSNNCKPT"
 _TRAILER = len(_MAGIC) + 32
@@ -108,28 +109,47 @@ def _fsync_dir(directory: str):
         os.close(fd)
 
 
-def save(directory: str, epoch: int, arrays: dict, meta: dict) -> str:
-    """Atomically write ``directory/epoch-NNNN.ckpt``; keep the newest two. Returns the path."""
-    os.makedirs(directory, exist_ok=True)
+def _epoch_of(path: str) -> int:
+    name = os.path.basename(path)[len("epoch-"):-len(".ckpt")]
+    return int(name) if name.isdigit() else -1
+
+
+def checkpoint_files(directory: str) -> list:
+    """The ``epoch-N.ckpt`` files of ``directory``, oldest first, ordered by epoch number (not by name:
+    ``epoch-10000`` comes after ``epoch-9999``)."""
+    paths = [p for p in glob.glob(os.path.join(directory, "epoch-*.ckpt")) if _epoch_of(p) >= 0]
+    return sorted(paths, key=_epoch_of)
+
+
+def write_file(path: str, arrays: dict, meta: dict) -> str:
+    """Atomically write one checksummed file of ``arrays`` and JSON ``meta`` to ``path``."""
     buffer = io.BytesIO()
     payload_arrays = dict(arrays)
-    payload_arrays["__meta__"] = np.frombuffer(json.dumps(meta, default=str).encode(), dtype=np.uint8)
+    payload_arrays["__meta__"] = np.frombuffer(json.dumps(meta, default=str, allow_nan=False).encode(),
+                                               dtype=np.uint8)
     np.savez(buffer, **payload_arrays)
     payload = buffer.getvalue()
-    final = os.path.join(directory, f"epoch-{epoch:04d}.ckpt")
-    tmp = os.path.join(directory, f".epoch-{epoch:04d}.ckpt.tmp-{os.getpid()}")
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
             f.write(payload)
             f.write(_MAGIC + hashlib.sha256(payload).digest())
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, final)
+        os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     _fsync_dir(directory)
-    for old in sorted(glob.glob(os.path.join(directory, "epoch-*.ckpt")))[:-_KEEP]:
+    return path
+
+
+def save(directory: str, epoch: int, arrays: dict, meta: dict) -> str:
+    """Atomically write ``directory/epoch-NNNN.ckpt``; keep the newest two. Returns the path."""
+    os.makedirs(directory, exist_ok=True)
+    final = write_file(os.path.join(directory, f"epoch-{epoch:04d}.ckpt"), arrays, meta)
+    for old in checkpoint_files(directory)[:-_KEEP]:
         os.remove(old)
     for stale in glob.glob(os.path.join(directory, ".epoch-*.ckpt.tmp-*")):   # left by a killed writer
         os.remove(stale)
@@ -160,7 +180,7 @@ def latest(directory: str) -> Checkpoint | None:
     A newer file that fails verification is reported on stderr and skipped; if every
     file fails, ``CheckpointError`` lists each one with its problem.
     """
-    paths = sorted(glob.glob(os.path.join(directory, "epoch-*.ckpt")), reverse=True)
+    paths = checkpoint_files(directory)[::-1]
     problems = []
     for path in paths:
         try:

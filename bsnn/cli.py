@@ -20,20 +20,20 @@ import os
 import sys
 import time
 
-from bsnn import encode, units
-from bsnn.config import TrainConfig, load_toml
-from bsnn.losses import LOSSES
-from bsnn.optim import OPTIMIZERS, SCHEDULES
-from bsnn.surrogates import SURROGATES
+from bsnn import __version__, defaults
 
 __all__ = ["main", "build_parser"]
 
+# This module imports no JAX: `bsnn --help` and `bsnn --version` answer at once. The commands
+# import what they need when they run.
 
-def _quantity(kind: units.Kind, flag: str):
+
+def _quantity(kind: str, flag: str):
     def parse(text: str) -> str:
+        from bsnn import units
         for part in text.split(","):
             try:
-                units.parse_quantity(part, flag, kind)
+                units.parse_quantity(part, flag, getattr(units, kind))
             except ValueError as err:
                 raise argparse.ArgumentTypeError(str(err)) from None
         return text
@@ -48,6 +48,18 @@ def _positive_int(flag: str):
             raise argparse.ArgumentTypeError(f"{flag} must be a positive integer, got {text!r}") from None
         if value < 1:
             raise argparse.ArgumentTypeError(f"{flag} must be a positive integer, got {text!r}")
+        return value
+    return parse
+
+
+def _non_negative(flag: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not 0 <= value < float("inf"):
+            raise argparse.ArgumentTypeError(f"{flag} must be a number >= 0, got {text!r}")
         return value
     return parse
 
@@ -96,62 +108,76 @@ def _key_value(flag: str):
     return parse
 
 
+def _width(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--hidden must be a positive integer (or 0 for no hidden layer), got {text!r}")
+    return value
+
+
 def _add_train_arguments(p: argparse.ArgumentParser):
-    from bsnn.data import DATASETS
-    from bsnn.methods import METHODS
     S = argparse.SUPPRESS   # only flags given explicitly override the config file / defaults
-    d = TrainConfig()
+    d = defaults.COMMON
+    M = "(default: per method, below)"
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", choices=list(DATASETS), default=S, help=f"(default {d.dataset})")
+    g.add_argument("--dataset", choices=list(defaults.DATASETS), default=S, help=f"(default {d['dataset']})")
     g.add_argument("--data-dir", default=S, help="directory searched first for dataset files")
     g.add_argument("--train-subset", type=_positive_int("--train-subset"), default=S,
                    help="use only this many training samples")
     g.add_argument("--test-subset", type=_positive_int("--test-subset"), default=S)
     g = p.add_argument_group("model")
-    g.add_argument("--hidden", type=_positive_int("--hidden"), action="append", default=S,
-                   help=f"hidden layer width; repeat for several layers (default {d.hidden})")
-    g.add_argument("--readout", choices=["spiking", "leaky"], default=S, help=f"(default {d.readout})")
+    g.add_argument("--hidden", type=_width, action="append", default=S,
+                   help=f"hidden layer width; repeat for several layers; 0: no hidden layer {M}")
+    g.add_argument("--readout", choices=list(defaults.READOUTS), default=S,
+                   help="(default: spiking for losses on spikes, else leaky)")
     g.add_argument("--recurrent", action="store_true", default=S, help="lateral weights in hidden layers")
     g.add_argument("--checkpoint", action="store_true", default=S,
                    help="checkpointed forward pass: memory bounded in --steps (BPTT recomputes; evaluation too)")
-    g.add_argument("--steps", type=_positive_int("--steps"), default=S, help=f"time steps T (default {d.steps})")
-    g.add_argument("--dt", type=_quantity(units.TIME, "--dt"), default=S, help=f"(default {d.dt})")
-    g.add_argument("--tau-mem", type=_quantity(units.TIME, "--tau-mem"), default=S, help=f"(default {d.tau_mem})")
-    g.add_argument("--tau-syn", type=_quantity(units.TIME, "--tau-syn"), default=S, help=f"(default {d.tau_syn})")
-    g.add_argument("--threshold", type=_quantity(units.VOLTAGE, "--threshold"), default=S,
-                   help=f"V_th (default {d.threshold})")
+    g.add_argument("--steps", type=_positive_int("--steps"), default=S, help=f"time steps T {M}")
+    g.add_argument("--dt", type=_quantity("TIME", "--dt"), default=S, help=f"(default {d['dt']})")
+    g.add_argument("--tau-mem", type=_quantity("TIME", "--tau-mem"), default=S, help=f"(default {d['tau_mem']})")
+    g.add_argument("--tau-syn", type=_quantity("TIME", "--tau-syn"), default=S, help=f"(default {d['tau_syn']})")
+    g.add_argument("--threshold", type=_quantity("VOLTAGE", "--threshold"), default=S,
+                   help=f"V_th (default {d['threshold']})")
     g.add_argument("--reset", type=_choice_list("--reset", ("soft", "hard")), default=S)
-    g.add_argument("--surrogate", type=_choice_list("--surrogate", SURROGATES), default=S,
-                   help=f"one of {sorted(SURROGATES)} (default {d.surrogate})")
-    g.add_argument("--w-scale", default=S, help=f"input weight scale, N(m, w^2/n_in) (default {d.w_scale})")
-    g.add_argument("--w-mean", default=S, help=f"input weight mean m (default {d.w_mean})")
+    g.add_argument("--surrogate", type=_choice_list("--surrogate", defaults.SURROGATES), default=S,
+                   help=f"one of {sorted(defaults.SURROGATES)} (default {d['surrogate']})")
+    g.add_argument("--w-scale", default=S, help=f"input weight scale, N(m, w^2/n_in) {M}")
+    g.add_argument("--w-mean", default=S, help=f"input weight mean m {M}")
     g = p.add_argument_group("training")
-    g.add_argument("--method", choices=sorted(METHODS), default=S, help=f"(default {d.method})")
+    g.add_argument("--method", choices=list(defaults.METHODS), default=S, help=f"(default {d['method']})")
     g.add_argument("--method-option", type=_key_value("--method-option"), action="append", default=S,
                    metavar="KEY=VALUE", help="option of the method, e.g. checkpoint=true")
-    g.add_argument("--encoder", choices=list(encode.ENCODERS), default=S, help=f"(default {d.encoder})")
+    g.add_argument("--encoder", choices=list(defaults.ENCODERS), default=S, help=f"(default {d['encoder']})")
     g.add_argument("--encoder-option", type=_key_value("--encoder-option"), action="append", default=S,
                    metavar="KEY=VALUE", help="e.g. threshold=0.25, t_black=10ms")
-    g.add_argument("--loss", choices=sorted(LOSSES), default=S, help=f"(default {d.loss})")
+    g.add_argument("--loss", choices=list(defaults.LOSSES), default=S, help=M)
     g.add_argument("--loss-option", type=_key_value("--loss-option"), action="append", default=S,
                    metavar="KEY=VALUE", help="e.g. on=100 off=10 for count-mse")
-    g.add_argument("--rate-lower", type=float, default=S, metavar="SPIKES",
+    g.add_argument("--rate-lower", type=_non_negative("--rate-lower"), default=S, metavar="SPIKES",
                    help="regularizer: per-neuron lower bound on hidden spike counts per sample")
-    g.add_argument("--rate-lower-strength", type=float, default=S, help="its strength (default 0: off)")
-    g.add_argument("--rate-upper", type=float, default=S, metavar="SPIKES",
+    g.add_argument("--rate-lower-strength", type=_non_negative("--rate-lower-strength"), default=S,
+                   help="its strength (default 0: off)")
+    g.add_argument("--rate-upper", type=_non_negative("--rate-upper"), default=S, metavar="SPIKES",
                    help="regularizer: per-neuron upper bound on hidden spike counts per sample")
-    g.add_argument("--rate-upper-strength", type=float, default=S, help="its strength (default 0: off)")
-    g.add_argument("--optimizer", choices=list(OPTIMIZERS), default=S, help=f"(default {d.optimizer})")
-    g.add_argument("--lr", type=_positive_float("--lr"), default=S, help=f"(default {d.lr})")
-    g.add_argument("--schedule", choices=list(SCHEDULES), default=S, help=f"(default {d.schedule})")
-    g.add_argument("--epochs", type=_positive_int("--epochs"), default=S, help=f"(default {d.epochs})")
-    g.add_argument("--batch-size", type=_positive_int("--batch-size"), default=S, help=f"(default {d.batch_size})")
-    g.add_argument("--seed", type=_seed, default=S, help=f"(default {d.seed})")
+    g.add_argument("--rate-upper-strength", type=_non_negative("--rate-upper-strength"), default=S,
+                   help="its strength (default 0: off)")
+    g.add_argument("--optimizer", choices=list(defaults.OPTIMIZERS), default=S, help=f"(default {d['optimizer']})")
+    g.add_argument("--lr", type=_positive_float("--lr"), default=S, help=M)
+    g.add_argument("--schedule", choices=list(defaults.SCHEDULES), default=S,
+                   help=f"(default {d['schedule']}; --resume with more --epochs stretches it to the new end)")
+    g.add_argument("--epochs", type=_positive_int("--epochs"), default=S, help=M)
+    g.add_argument("--batch-size", type=_positive_int("--batch-size"), default=S, help=f"(default {d['batch_size']})")
+    g.add_argument("--seed", type=_seed, default=S, help=f"(default {d['seed']})")
     g = p.add_argument_group("run")
     g.add_argument("--out", default=S, help="run directory (default runs/<dataset>-<method>-<time>)")
     g.add_argument("--config", default=None, help="TOML file of settings (flags override it)")
     g.add_argument("--resume", metavar="OUT", default=None, help="continue the run in OUT")
-    g.add_argument("--overwrite", action="store_true", help="start over in an --out that holds a run")
+    g.add_argument("--overwrite", action="store_true",
+                   help="start over in an --out that holds a run (its files are removed once every check passed)")
     g.add_argument("--quiet", action="store_true", default=S, help="no progress bar or per-epoch lines")
     g = p.add_argument_group("parallel (data-parallel over a device mesh; see bsnn.parallel)")
     g.add_argument("--devices", type=_positive_int("--devices"), default=S,
@@ -166,16 +192,20 @@ def _add_train_arguments(p: argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bsnn", description="Train and inspect spiking neural networks.")
+    parser.add_argument("--version", action="version", version=f"bsnn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train a spiking classifier")
+    train = sub.add_parser("train", help="train a spiking classifier", epilog=defaults.table(),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_train_arguments(train)
-    ev = sub.add_parser("eval", help="test accuracy of a trained run")
+    ev = sub.add_parser("eval", help="test accuracy of a trained run (reads the run, writes nothing)")
     ev.add_argument("out", metavar="OUT")
     ev.add_argument("--data-dir", default=None)
     pl = sub.add_parser("plot", help="learning curves, raster and membrane plots of a run")
     pl.add_argument("out", metavar="OUT")
     pl.add_argument("--sample", type=int, default=0, help="index of the test sample drawn")
     pl.add_argument("--data-dir", default=None)
+    pl.add_argument("--to", "--out-dir", dest="figures", metavar="DIR", default=None,
+                    help="write the figures to DIR (default: the run directory)")
     ex = sub.add_parser("export", help="write a trained run's network to an interchange format")
     ex.add_argument("out", metavar="OUT")
     ex.add_argument("--nir", metavar="FILE", required=True,
@@ -187,38 +217,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 _OPTION_LISTS = {"method_option": "method_options", "encoder_option": "encoder_options",
                  "loss_option": "loss_options"}
+_NOT_SETTINGS = ("command", "config", "resume", "overwrite", "coordinator", "num_processes", "process_id")
 
 
-def _train_config(args: argparse.Namespace, parser) -> TrainConfig:
-    given = {k: v for k, v in vars(args).items()
-             if k not in ("command", "config", "resume", "overwrite", "coordinator", "num_processes",
-                          "process_id")}
+def _numbers(given: dict, name: str, parse, parser):
+    if name in given:
+        values = [parse(v) for v in str(given[name]).split(",")]
+        given[name] = values if len(values) > 1 else values[0]
+
+
+def _train_config(args: argparse.Namespace, parser):
+    from bsnn.config import TrainConfig, load_toml
+    from bsnn.runfiles import RunDir
+    given = {k: v for k, v in vars(args).items() if k not in _NOT_SETTINGS}
     for flag, field in _OPTION_LISTS.items():
         if flag in given:
             given[field] = dict(given.pop(flag))
-    if "w_scale" in given:
+    if "hidden" in given:
+        if 0 in given["hidden"] and given["hidden"] != [0]:
+            parser.error(f"--hidden 0 means no hidden layer and cannot be combined with other widths, "
+                         f"got {given['hidden']}")
+        given["hidden"] = [h for h in given["hidden"] if h]
+
+    def w_scale(v):
         try:
-            values = [_positive_float("--w-scale")(v) for v in given["w_scale"].split(",")]
+            return _positive_float("--w-scale")(v)
         except argparse.ArgumentTypeError as err:
             parser.error(str(err))
-        given["w_scale"] = values if len(values) > 1 else values[0]
-    if "w_mean" in given:
+
+    def w_mean(v):
         try:
-            values = [float(v) for v in given["w_mean"].split(",")]
+            value = float(v)
         except ValueError:
             parser.error(f"--w-mean must be a number or a comma-separated list of numbers, got {given['w_mean']!r}")
-        if not all(math.isfinite(v) for v in values):
+        if not math.isfinite(value):
             parser.error(f"--w-mean must be finite, got {given['w_mean']!r}")
-        given["w_mean"] = values if len(values) > 1 else values[0]
+        return value
+
+    _numbers(given, "w_scale", w_scale, parser)
+    _numbers(given, "w_mean", w_mean, parser)
     if args.resume:
-        path = os.path.join(args.resume, "config.json")
-        if not os.path.exists(path):
+        try:
+            base = RunDir(args.resume).read_config()
+        except FileNotFoundError:
             parser.error(f"--resume {args.resume}: not a bsnn run directory (no config.json)")
-        with open(path) as f:
-            base = json.load(f)["config"]
         base["out"] = args.resume
     else:
-        base = TrainConfig().to_dict()
+        base = {}
         if args.config:
             try:
                 base.update(load_toml(args.config))
@@ -226,7 +271,7 @@ def _train_config(args: argparse.Namespace, parser) -> TrainConfig:
                 parser.error(f"--config {args.config}: {err}")
     base.update(given)
     try:
-        cfg = TrainConfig.from_dict(base)
+        cfg = TrainConfig.from_dict(base).resolved()
     except (TypeError, ValueError) as err:
         parser.error(str(err))
     if not cfg.out:
@@ -234,37 +279,81 @@ def _train_config(args: argparse.Namespace, parser) -> TrainConfig:
     return cfg
 
 
+def _error(command: str, err) -> int:
+    print(f"bsnn {command}: error: {err}", file=sys.stderr)
+    return 2
+
+
+class _Signal(BaseException):
+    """SIGTERM before training started (SIGINT raises KeyboardInterrupt)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_signal(signum, frame):
+    raise _Signal(signum)
+
+
 def _train(args, parser) -> int:
+    import signal
+    previous = signal.signal(signal.SIGTERM, _raise_signal)
+    try:
+        return _train_run(args, parser)
+    except (_Signal, KeyboardInterrupt) as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print("interrupted before training started; nothing of the run was written", file=sys.stderr)
+        return 128 + signum
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _train_run(args, parser) -> int:
     from bsnn import parallel
-    from bsnn.train import ConfigMismatch, Trainer, TrainingDiverged
+    from bsnn.runfiles import OutputError, RunDir, RunLock
+    from bsnn.train import ConfigMismatch, Interrupted, Trainer, TrainingDiverged
     cfg = _train_config(args, parser)
     if cfg.distributed:
         try:
             parallel.initialize(args.coordinator, args.num_processes, args.process_id)
         except ValueError as err:
             parser.error(str(err))
-    ckpts = os.path.join(cfg.out, "checkpoints")
-    if not args.resume and parallel.is_writer() and os.path.isdir(ckpts) and os.listdir(ckpts):
-        if not args.overwrite:
-            parser.error(f"--out {cfg.out} already holds a run; use --resume {cfg.out} to continue it "
-                         f"or --overwrite to start over")
-        import shutil
-        shutil.rmtree(ckpts)
-        for name in ("metrics.jsonl", "config.json"):
-            if os.path.exists(os.path.join(cfg.out, name)):
-                os.remove(os.path.join(cfg.out, name))
+    run, lock, created = RunDir(cfg.out), None, not os.path.exists(cfg.out)
     try:
-        trainer = Trainer(cfg, resume=bool(args.resume))
-    except (ConfigMismatch, FileNotFoundError) as err:
-        print(f"bsnn train: error: {err}", file=sys.stderr)
-        return 2
-    except ValueError as err:
-        parser.error(str(err))
-    try:
+        if parallel.is_writer():
+            run.check_writable()
+            lock = RunLock.acquire(cfg.out)
+            if not args.resume and not args.overwrite and run.holds_run():
+                parser.error(f"--out {cfg.out} already holds a run; use --resume {cfg.out} to continue it "
+                             f"or --overwrite to start over")
+        trainer = Trainer(cfg, resume=bool(args.resume), overwrite=args.overwrite)
+        if args.resume:
+            if trainer.finished:
+                last = trainer.history[-1] if trainer.history else {}
+                print(f"{cfg.out} is finished: {trainer.epoch} of {cfg.epochs} epochs done"
+                      + (f", test accuracy {last['test_acc']:.4f}" if "test_acc" in last else "")
+                      + f"; to train longer, resume with a larger --epochs (e.g. --epochs {trainer.epoch + cfg.epochs})")
+                return 0
+            print(f"resuming {cfg.out} at epoch {trainer.epoch + 1} of {cfg.epochs} "
+                  f"(from {os.path.relpath(trainer.resumed_from, cfg.out)})", file=sys.stderr)
         history = trainer.fit()
+    except Interrupted as stop:
+        print(f"interrupted at epoch {stop.epoch}, step {stop.step}; resume with: bsnn train --resume {cfg.out}",
+              file=sys.stderr)
+        return 128 + stop.signum
     except TrainingDiverged as err:
         print(f"bsnn train: {err}", file=sys.stderr)
         return 1
+    except (ConfigMismatch, OutputError, FileNotFoundError, RuntimeError) as err:
+        return _error("train", err)
+    except ValueError as err:
+        parser.error(str(err))
+    finally:
+        if lock is not None:
+            lock.release()
+        if created and os.path.isdir(cfg.out) and not run.holds_run() and not os.path.exists(run.config_path):
+            _remove_empty_run(run)
     last = history[-1]
     if cfg.distributed:
         print(f"process {jax_process_index()}: params-sha256 {parallel.params_digest(trainer.model)}")
@@ -272,6 +361,15 @@ def _train(args, parser) -> int:
         print(f"test accuracy {last['test_acc']:.4f} after {last['epoch']} epochs ({cfg.dataset}, {cfg.method}); "
               f"run saved in {cfg.out}")
     return 0
+
+
+def _remove_empty_run(run):
+    """A start that failed before writing anything leaves no directory behind."""
+    try:
+        os.remove(os.path.join(run.path, ".lock"))
+    except OSError:
+        pass
+    run.remove_if_empty()
 
 
 def jax_process_index() -> int:
@@ -289,7 +387,7 @@ def _eval(args) -> int:
 
 def _plot(args) -> int:
     from bsnn.plot import plot_run
-    for path in plot_run(args.out, sample=args.sample, data_dir=args.data_dir):
+    for path in plot_run(args.out, sample=args.sample, data_dir=args.data_dir, figures=args.figures):
         print(path)
     return 0
 
@@ -297,6 +395,7 @@ def _plot(args) -> int:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from bsnn.checkpoint import CheckpointError
     try:
         if args.command == "train":
             return _train(args, parser.subcommands["train"])
@@ -306,9 +405,10 @@ def main(argv=None) -> int:
             from bsnn.nir import export_command
             return export_command(args.out, args.nir, data_dir=args.data_dir)
         return _plot(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
-        print(f"bsnn {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    except (FileNotFoundError, ValueError, RuntimeError, CheckpointError) as err:
+        return _error(args.command, err)
+    except OSError as err:
+        return _error(args.command, f"{getattr(err, 'filename', None) or ''}: {err.strerror or err}".lstrip(": "))
 
 
 if __name__ == "__main__":

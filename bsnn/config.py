@@ -17,7 +17,7 @@ from typing import Any, Optional
 import jax
 import numpy as np
 
-from bsnn import encode, units
+from bsnn import defaults, encode, units
 from bsnn.losses import RateRegularizer, Regularized, get_loss
 from bsnn.methods import get_method
 from bsnn.models import SpikingClassifier
@@ -32,43 +32,48 @@ RESUMABLE_CHANGES = ("epochs", "quiet", "out", "resume", "data_dir", "devices", 
 
 @dataclass
 class TrainConfig:
-    """All settings of ``bsnn train``. Field names are the CLI flags with ``-`` -> ``_``."""
+    """All settings of ``bsnn train``. Field names are the CLI flags with ``-`` -> ``_``.
 
-    dataset: str = "digits"
+    A field left ``None`` takes its default from ``bsnn.defaults`` for the run's method
+    (and encoder): ``resolved()`` returns the complete settings, which the ``Trainer`` uses
+    and ``config.json`` records.
+    """
+
+    dataset: Optional[str] = None
     data_dir: Optional[str] = None
     train_subset: Optional[int] = None      # use only this many training samples (stratified)
     test_subset: Optional[int] = None
-    method: str = "bptt"
+    method: Optional[str] = None
     method_options: dict = field(default_factory=dict)
-    hidden: list = field(default_factory=lambda: [128])
-    readout: str = "leaky"
-    recurrent: bool = False
+    hidden: Optional[list] = None            # [] (or --hidden 0): no hidden layer
+    readout: Optional[str] = None
+    recurrent: Optional[bool] = None
     checkpoint: bool = False         # checkpointed forward pass (bounded memory in T), training and evaluation
-    steps: int = 25
-    dt: str = "1ms"
-    tau_mem: Any = "20ms"
-    tau_syn: Any = "5ms"
-    threshold: Any = "1mV"
-    reset: Any = "soft"
-    surrogate: Any = "atan"
-    w_scale: Any = 3.0
-    w_mean: Any = 0.0
-    encoder: str = "current"
+    steps: Optional[int] = None
+    dt: Any = None
+    tau_mem: Any = None
+    tau_syn: Any = None
+    threshold: Any = None
+    reset: Any = None
+    surrogate: Any = None
+    w_scale: Any = None
+    w_mean: Any = None
+    encoder: Optional[str] = None
     encoder_options: dict = field(default_factory=dict)
-    loss: str = "mean-membrane-ce"
+    loss: Optional[str] = None
     loss_options: dict = field(default_factory=dict)
-    rate_lower: float = 0.0          # regularizer: per-neuron lower bound (spikes per sample)
-    rate_lower_strength: float = 0.0
-    rate_upper: float = float("inf")
-    rate_upper_strength: float = 0.0
-    optimizer: str = "adam"
-    lr: float = 1e-2
-    schedule: str = "cosine"
-    weight_decay: float = 0.0
-    amsgrad: bool = False
-    epochs: int = 3
-    batch_size: int = 16
-    seed: int = 0
+    rate_lower: Optional[float] = None          # regularizer: per-neuron lower bound (spikes per sample)
+    rate_lower_strength: Optional[float] = None
+    rate_upper: Optional[float] = None          # None: no upper bound
+    rate_upper_strength: Optional[float] = None
+    optimizer: Optional[str] = None
+    lr: Optional[float] = None
+    schedule: Optional[str] = None
+    weight_decay: Optional[float] = None
+    amsgrad: Optional[bool] = None
+    epochs: Optional[int] = None
+    batch_size: Optional[int] = None
+    seed: Optional[int] = None
     out: Optional[str] = None
     quiet: bool = False
     resume: bool = False
@@ -80,14 +85,25 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
+        if not isinstance(data, dict):
+            raise ValueError(f"settings must be a table of names and values, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown config settings {unknown}; known settings are {sorted(known)}")
+        data = dict(data)
+        if data.get("rate_upper") == float("inf"):      # runs written before rate_upper could be unset
+            data["rate_upper"] = None
         return cls(**data)
 
+    def resolved(self) -> "TrainConfig":
+        """A copy with every unset setting filled in from ``bsnn.defaults``, checked for clashes."""
+        cfg = TrainConfig(**defaults.resolve(self.to_dict()))
+        defaults.check_combination(cfg.to_dict())
+        return cfg
+
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True, default=str)
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
 
     def differences(self, other: "TrainConfig", ignore=RESUMABLE_CHANGES) -> dict:
         """``{setting: (self's, other's)}`` for settings that differ, except ``ignore``."""
@@ -130,8 +146,37 @@ def _scalar(v, name):
     return v
 
 
+def _complete(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` itself when every setting is set, else ``cfg.resolved()``."""
+    return cfg.resolved() if any(v is None for k, v in cfg.to_dict().items() if k in defaults.COMMON
+                                 and k != "rate_upper") or cfg.readout is None else cfg
+
+
+def option_keys(cls, exclude=("self", "loss")) -> list:
+    """The keyword options a method or loss class takes (its own and its bases' named parameters)."""
+    import inspect
+    keys = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in exclude and p.name not in keys:
+                keys.append(p.name)
+    return keys
+
+
+def _check_keys(flag: str, what: str, cls, options: dict, exclude=("self", "loss")):
+    valid = option_keys(cls, exclude)
+    unknown = [k for k in options if k not in valid]
+    if unknown:
+        raise ValueError(f"{flag}: {what} has no option {unknown[0]!r}; its options are "
+                         f"{', '.join(valid) if valid else 'none'}")
+
+
 def build_model(cfg: TrainConfig, n_in: int, n_classes: int) -> SpikingClassifier:
     """The ``SpikingClassifier`` the config describes for ``n_in`` features and ``n_classes``."""
+    cfg = _complete(cfg)
     hidden = [int(h) for h in cfg.hidden]
     n_layers = len(hidden) + 1
     return SpikingClassifier(
@@ -149,13 +194,19 @@ def build_model(cfg: TrainConfig, n_in: int, n_classes: int) -> SpikingClassifie
 
 def build_method(cfg: TrainConfig):
     """The gradient method, with the loss (and rate regularizer) it trains."""
+    from bsnn.losses import LOSSES
+    from bsnn.methods import METHODS
+    cfg = _complete(cfg)
+    _check_keys("--loss-option", f"loss {cfg.loss}", LOSSES[cfg.loss], cfg.loss_options)
+    _check_keys("--method-option", f"method {cfg.method}", METHODS[cfg.method], cfg.method_options)
     try:
         loss = get_loss(cfg.loss, **cfg.loss_options)
     except TypeError as err:
         raise ValueError(f"--loss-option: {err}") from None
     if cfg.rate_lower_strength or cfg.rate_upper_strength:
+        upper = float("inf") if cfg.rate_upper is None else cfg.rate_upper
         loss = Regularized(loss, RateRegularizer(cfg.rate_lower, cfg.rate_lower_strength,
-                                                 cfg.rate_upper, cfg.rate_upper_strength))
+                                                 upper, cfg.rate_upper_strength))
     try:
         return get_method(cfg.method, loss=loss, **cfg.method_options)
     except TypeError as err:
@@ -164,8 +215,13 @@ def build_method(cfg: TrainConfig):
 
 def build_encoder(cfg: TrainConfig, temporal: bool = False):
     """``(pixels, key) -> [T, B, N]``; temporal datasets (``[B, T, N]`` samples) pass through."""
+    cfg = _complete(cfg)
     if temporal:
         return encode.get_encoder("events", cfg.steps, None)
+    if cfg.encoder == "events":
+        raise ValueError(f"--encoder events passes on samples that already have a time axis [B, T, N] (e.g. "
+                         f"--dataset synthetic), but the samples of --dataset {cfg.dataset} are static; use "
+                         f"--encoder current, poisson, latency or binary-latency")
     options = dict(cfg.encoder_options)
     for key in ("t_black", "t_white", "rate", "dt"):
         if isinstance(options.get(key), str):
@@ -181,5 +237,6 @@ def build_encoder(cfg: TrainConfig, temporal: bool = False):
 
 
 def build_optimizer(cfg: TrainConfig):
+    cfg = _complete(cfg)
     return make_optimizer(cfg.optimizer, cfg.lr, schedule=cfg.schedule, epochs=cfg.epochs,
                           weight_decay=cfg.weight_decay, amsgrad=cfg.amsgrad)

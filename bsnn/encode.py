@@ -193,7 +193,8 @@ def binary_latency(x, steps: int, dt, *, t_black, t_white, level: float = 0.5) -
     for name, t in (("t_black", t_black), ("t_white", t_white)):
         k = int(round(units.to_mantissa(t, name, units.TIME) / dt_ms))
         if not 0 <= k < steps:
-            raise ValueError(f"binary_latency: {name} = {t} falls outside the window [0, {steps} * dt)")
+            raise ValueError(f"binary_latency: {name} = {t} falls outside the window [0, {steps} * dt); use more "
+                             f"steps (--steps {k + 1} or more) or an earlier {name}")
         indices.append(k)
     index = jnp.where(x < level, indices[0], indices[1])
     return jax.nn.one_hot(index, steps, axis=0, dtype=_float())

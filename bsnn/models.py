@@ -56,10 +56,12 @@ class SpikingClassifier(brainstate.nn.Module):
       V_rest: resting potential (a voltage).
       reset: ``"soft"`` or ``"hard"``.
       surrogate: surrogate name or ``braintools.surrogate`` instance.
-      w_scale: input weights drawn ``N(w_mean, w_scale^2 / n_in)``.
+      w_scale: input weights drawn ``N(w_mean, w_scale^2 / n_in)`` (default 3).
       w_mean: mean of the input weights (default 0).
-      readout: ``"spiking"`` (the last layer spikes) or ``"leaky"`` (a non-spiking
-        leaky integrator whose membrane is read out).
+      readout: ``"leaky"`` (the default: a non-spiking leaky integrator whose membrane is
+        read out) or ``"spiking"`` (the last layer spikes).
+
+    The defaults are those of ``bsnn train`` (``bsnn.defaults``).
       recurrent: lateral weights in hidden layers: a bool, or one bool per hidden layer.
       dt: simulation step (a time).
       hoist: project each layer's input for all steps before its loop (see ``bsnn.network``).
@@ -70,10 +72,14 @@ class SpikingClassifier(brainstate.nn.Module):
 
     def __init__(self, sizes: Sequence[int], *, tau_mem=20 * u.ms, tau_syn=5 * u.ms,
                  V_th=1 * u.mV, V_reset=0 * u.mV, V_rest=0 * u.mV, reset="soft",
-                 surrogate="atan", readout: str = "spiking", recurrent=False, dt=1 * u.ms,
-                 w_scale=1.0, w_mean=0.0, hoist: bool = True, checkpoint: bool = False,
+                 surrogate="atan", readout: str = "leaky", recurrent=False, dt=1 * u.ms,
+                 w_scale=3.0, w_mean=0.0, hoist: bool = True, checkpoint: bool = False,
                  detach_reset: bool = True, bias: bool = True):
         super().__init__()
+        self.arguments = dict(sizes=list(sizes), tau_mem=tau_mem, tau_syn=tau_syn, V_th=V_th, V_reset=V_reset,
+                              V_rest=V_rest, reset=reset, surrogate=surrogate, readout=readout,
+                              recurrent=recurrent, dt=dt, w_scale=w_scale, w_mean=w_mean, hoist=hoist,
+                              checkpoint=checkpoint, detach_reset=detach_reset, bias=bias)
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output size, got {sizes}")

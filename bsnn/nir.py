@@ -409,12 +409,17 @@ def export_command(out_dir: str, nir_path: str, data_dir: str | None = None) -> 
     from bsnn.train import Trainer
     try:
         _nir()
+        if os.path.isdir(nir_path):
+            raise ValueError(f"--nir {nir_path}: it is a directory; give a file name (e.g. {nir_path}/model.nir)")
         trainer = Trainer.from_run(out_dir, data_dir=data_dir, quiet=True)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", NIRConventionWarning)
             export(trainer.model, nir_path)
     except (ImportError, FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"bsnn export: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"bsnn export: error: cannot write {nir_path}: {err.strerror or err}", file=sys.stderr)
         return 2
     for warning in caught:
         print(f"bsnn export: note: {warning.message}", file=sys.stderr)

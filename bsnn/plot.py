@@ -22,9 +22,21 @@ __all__ = ["raster", "membrane", "learning_curves", "plot_run"]
 
 
 def _save(fig, path: str) -> str:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    """Write the figure atomically (a temporary file renamed into place)."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp-{os.getpid()}.png")
+        try:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    except OSError as err:
+        from bsnn.runfiles import os_error
+        raise os_error(path, err) from None
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -115,13 +127,19 @@ def learning_curves(history: Sequence[dict], path: str, title: str | None = None
     return _save(fig, path)
 
 
-def plot_run(out_dir: str, sample: int = 0, data_dir: str | None = None) -> list:
-    """``learning_curves.png``, ``raster.png`` and ``membrane.png`` for the run in ``out_dir``."""
+def plot_run(out_dir: str, sample: int = 0, data_dir: str | None = None, figures: str | None = None) -> list:
+    """``learning_curves.png``, ``raster.png`` and ``membrane.png`` for the run in ``out_dir``.
+
+    The figures go to ``figures`` (default: ``out_dir``); nothing else is written.
+    """
     import jax
 
     from bsnn.train import EVAL_KEY, Trainer
     trainer = Trainer.from_run(out_dir, data_dir=data_dir)
     ds = trainer.dataset
+    figures = out_dir if figures is None else figures
+    if os.path.exists(figures) and not os.path.isdir(figures):
+        raise ValueError(f"--to {figures}: it is a file, not a directory")
     if not 0 <= sample < len(ds.y_test):
         raise ValueError(f"--sample must lie in [0, {len(ds.y_test)}), got {sample}")
     x = trainer.encoder(ds.x_test[sample:sample + 1], jax.random.fold_in(trainer.key, EVAL_KEY))
@@ -134,14 +152,14 @@ def plot_run(out_dir: str, sample: int = 0, data_dir: str | None = None) -> list
     label = int(ds.y_test[sample])
     pred = int(trainer.method.loss.predict(out)[0])
     caption = f"test sample {sample}: label {label}, predicted {pred}"
-    paths = [learning_curves(trainer.history, os.path.join(out_dir, "learning_curves.png"))]
+    paths = [learning_curves(trainer.history, os.path.join(figures, "learning_curves.png"))]
     layers = [np.asarray(dense[:, 0])] + [np.asarray(s[:, 0]) for s in out.layer_spikes]
     names = ["input"] + [f"hidden {k}" for k in range(1, len(layers) - 1)] + ["output"]
     if not trainer.model.layers[-1].spiking:          # a leaky read-out has no spikes to draw
         layers, names = layers[:-1], names[:-2] + [names[-2]]
-    paths.append(raster(layers, os.path.join(out_dir, "raster.png"), dt=dt, names=names, title=caption))
+    paths.append(raster(layers, os.path.join(figures, "raster.png"), dt=dt, names=names, title=caption))
     last = trainer.model.layers[-1]
-    paths.append(membrane(np.asarray(out.v[:, 0]), os.path.join(out_dir, "membrane.png"),
+    paths.append(membrane(np.asarray(out.v[:, 0]), os.path.join(figures, "membrane.png"),
                           spikes=np.asarray(out.spikes[:, 0]) if last.spiking else None, dt=dt,
                           threshold=float(np.mean(last.constants.v_th)) if last.spiking else None,
                           label=label, title=caption))

@@ -14,11 +14,13 @@ leaves the last good checkpoint in place.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
+import signal
 import sys
+import threading
 import time
+import warnings
 from importlib import metadata
 from typing import Optional
 
@@ -26,12 +28,13 @@ import brainstate
 import jax
 import numpy as np
 
-from bsnn import checkpoint, data
+from bsnn import checkpoint, data, memory, runfiles
 from bsnn.config import TrainConfig, build_encoder, build_method, build_model, build_optimizer
 from bsnn.parallel import DataParallel, check_divisible, is_writer, to_host
+from bsnn.runfiles import OutputError, RunDir, RunLock, dumps
 from bsnn.step import EvalStep, TrainStep
 
-__all__ = ["Trainer", "TrainingDiverged", "ConfigMismatch", "library_versions", "EVAL_KEY"]
+__all__ = ["Trainer", "TrainingDiverged", "ConfigMismatch", "Interrupted", "library_versions", "EVAL_KEY"]
 
 EVAL_KEY = 1_000_003   # fold-in constant of the evaluation key (fixed: eval is reproducible)
 
@@ -65,21 +68,43 @@ def _check_config(cfg: TrainConfig):
         raise ValueError(f"--hidden must be positive integers (an empty list: no hidden layer), got {cfg.hidden!r}")
 
 
+class Interrupted(Exception):
+    """Training stopped by SIGINT (Ctrl-C) or SIGTERM; the last complete checkpoint is kept."""
+
+    def __init__(self, signum: int, epoch: int, step: int):
+        super().__init__(f"interrupted at epoch {epoch}, step {step}")
+        self.signum, self.epoch, self.step = signum, epoch, step
+
+
 class Trainer:
     """Trains the model a ``TrainConfig`` describes.
 
+    Building a trainer loads the data, builds the model, method and encoder and (with
+    ``resume``) restores the newest valid checkpoint; it writes nothing. ``fit`` takes the
+    run directory's lock (one writer per run), writes ``config.json`` and then one checkpoint
+    and one ``metrics.jsonl`` line per epoch.
+
     Args:
-      config: the settings (``config.out`` is where metrics and checkpoints go; None: nowhere).
+      config: the settings (unset ones resolved by ``bsnn.defaults``; ``config.out`` is where
+        metrics and checkpoints go; None: nowhere).
       dataset: a ``bsnn.data.Dataset`` to use instead of loading ``config.dataset``.
-      resume: continue from the newest valid checkpoint in ``config.out``.
+      resume: continue from the newest valid checkpoint in ``config.out``; a larger
+        ``config.epochs`` than the run had extends it (see ``bsnn.optim`` for the schedules).
+      overwrite: let ``fit`` replace a run that ``config.out`` already holds.
     """
 
-    def __init__(self, config: TrainConfig, dataset: Optional[data.Dataset] = None, resume: bool = False):
-        _check_config(config)
-        self.config = cfg = config
+    def __init__(self, config: TrainConfig, dataset: Optional[data.Dataset] = None, resume: bool = False,
+                 overwrite: bool = False):
+        self.config = cfg = config.resolved()
+        if cfg.data_dir is not None:
+            cfg.data_dir = os.path.abspath(cfg.data_dir)      # config.json works from any directory
+        _check_config(cfg)
+        self.resume, self.overwrite = bool(resume), bool(overwrite)
         ds = dataset if dataset is not None else data.load(cfg.dataset, cfg.data_dir)
         if cfg.train_subset or cfg.test_subset:
             ds = data.subset(ds, cfg.train_subset, cfg.test_subset, seed=cfg.seed)
+        if dataset is not None and not ds.temporal:
+            _warn_pixel_range(ds)
         self.dataset = ds
         brainstate.random.seed(cfg.seed)
         n_in = ds.x_train.shape[-1]
@@ -88,6 +113,7 @@ class Trainer:
         self.optimizer = build_optimizer(cfg)
         self.optimizer.register_trainable_weights(self.model.states(brainstate.ParamState))
         self.encoder = build_encoder(cfg, temporal=ds.temporal)
+        memory.check_fits(cfg, n_in, ds.n_classes, temporal=ds.temporal)
         self.parallel = None
         if cfg.devices is not None or cfg.distributed:
             self.parallel = DataParallel(None if cfg.distributed else cfg.devices)
@@ -98,12 +124,14 @@ class Trainer:
                                   forward=getattr(self.method, "run", None))
         self.history: list = []
         self.epoch = 0            # completed epochs
+        self.resumed_from = None  # the checkpoint file a resumed run starts from
         self.key = jax.random.PRNGKey(cfg.seed)
+        self.run_dir = RunDir(cfg.out) if cfg.out else None
+        self._lock = None
+        self._position = (self.epoch + 1, 0)
+        self._saving, self._pending = False, None
         if resume:
             self._resume()
-        elif cfg.out and is_writer():
-            os.makedirs(cfg.out, exist_ok=True)
-            self._write_atomic(os.path.join(cfg.out, "config.json"), self._config_record())
         if self.parallel:
             self.parallel.replicate(self.model, self.optimizer)
 
@@ -115,12 +143,11 @@ class Trainer:
 
     @classmethod
     def from_run(cls, out_dir: str, data_dir: Optional[str] = None, **changes) -> "Trainer":
-        """The trainer of the run saved in ``out_dir``, restored from its newest valid checkpoint."""
-        path = os.path.join(out_dir, "config.json")
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"{out_dir} is not a bsnn run directory (no config.json)")
-        with open(path) as f:
-            cfg = TrainConfig.from_dict(json.load(f)["config"])
+        """The trainer of the run saved in ``out_dir``, restored from its newest valid checkpoint.
+
+        Only reads ``out_dir`` (``fit`` would write it).
+        """
+        cfg = TrainConfig.from_dict(RunDir(out_dir).read_config())
         cfg.out = out_dir
         if data_dir is not None:
             cfg.data_dir = data_dir
@@ -135,20 +162,15 @@ class Trainer:
                               "test": len(self.dataset.y_test), "n_classes": self.dataset.n_classes},
                   "machine": {"platform": platform.platform(), "processor": platform.machine(),
                               "cpus": os.cpu_count(), "jax_backend": jax.default_backend()}}
-        return json.dumps(record, indent=2, sort_keys=True, default=str)
-
-    @staticmethod
-    def _write_atomic(path: str, text: str):
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        return dumps(record)
 
     @property
     def checkpoint_dir(self) -> str:
         return os.path.join(self.config.out, "checkpoints")
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.config.epochs
 
     def _resume(self):
         cfg = self.config
@@ -157,28 +179,73 @@ class Trainer:
         ckpt = checkpoint.latest(self.checkpoint_dir) if os.path.isdir(self.checkpoint_dir) else None
         if ckpt is None:
             raise FileNotFoundError(f"nothing to resume: no checkpoint in {self.checkpoint_dir}")
-        saved = TrainConfig.from_dict(ckpt.meta["config"])
+        saved = TrainConfig.from_dict(ckpt.meta["config"]).resolved()
         diff = saved.differences(cfg)
-        if cfg.schedule == "cosine" and saved.epochs != cfg.epochs:
-            diff["epochs"] = (saved.epochs, cfg.epochs)   # the cosine schedule spans all epochs
         if diff:
             lines = "\n".join(f"  {k}: checkpoint has {a!r}, now {b!r}" for k, (a, b) in sorted(diff.items()))
             raise ConfigMismatch(f"cannot resume {cfg.out}: the settings differ from the checkpointed run:\n"
-                                 f"{lines}\nuse the same settings (only quiet, data_dir and, unless the schedule is cosine, epochs may change)")
+                                 f"{lines}\nuse the same settings (only epochs, quiet and data_dir may change)")
         checkpoint.restore_states(ckpt, self.model, self.optimizer)
         self.epoch = int(ckpt.meta["epoch"])
-        self.history = list(ckpt.meta["history"])
-        if is_writer():
-            self._write_atomic(os.path.join(cfg.out, "metrics.jsonl"),
-                               "".join(json.dumps(h) + "\n" for h in self.history))
+        self.history = list(ckpt.meta["history"])[:self.epoch]
+        self.resumed_from = ckpt.path
+        self._position = (self.epoch + 1, 0)
+        if saved.epochs != cfg.epochs:        # extended: the schedule continues over the new horizon
+            sched = getattr(self.optimizer, "lr_scheduler", None)
+            if sched is not None and hasattr(sched, "step"):
+                sched.step(int(np.asarray(sched.last_epoch.value)))
+
+    def _begin(self):
+        """Take the run directory (lock, overwrite, config.json); nothing is written before this."""
+        cfg = self.config
+        if not cfg.out or not is_writer() or self._lock is not None:
+            return
+        self.run_dir.check_writable()
+        self._lock = RunLock.acquire(cfg.out)
+        if not self.resume and self.run_dir.holds_run():
+            if not self.overwrite:
+                self._end()
+                raise OutputError(f"--out {cfg.out} already holds a run; use --resume {cfg.out} to continue it "
+                                  f"or --overwrite to start over")
+            self.run_dir.clear()
+        self.run_dir.write_config(self._config_record())
+        if self.resume:
+            self.run_dir.write_metrics(self.history)
+
+    def _end(self):
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _save(self):
         meta = {"epoch": self.epoch, "history": self.history, "config": self.config.to_dict(),
                 "versions": library_versions()}
-        checkpoint.save(self.checkpoint_dir, self.epoch,
-                        checkpoint.state_arrays(self.model, self.optimizer), meta)
-        with open(os.path.join(self.config.out, "metrics.jsonl"), "a") as f:
-            f.write(json.dumps(self.history[-1]) + "\n")
+        self._saving = True
+        try:
+            checkpoint.save(self.checkpoint_dir, self.epoch,
+                            checkpoint.state_arrays(self.model, self.optimizer), meta)
+        except OSError as err:
+            kept = f"the last complete checkpoint (epoch {self.epoch - 1}) is kept" if self.epoch > 1 else \
+                "no checkpoint was written"
+            raise OutputError(f"cannot write the epoch-{self.epoch} checkpoint in {self.checkpoint_dir}: "
+                              f"{runfiles._problem(err)}; {kept}") from None
+        finally:
+            self._saving = False
+        self.run_dir.append_metrics(self.history[-1])
+        if self._pending is not None:
+            raise Interrupted(self._pending, self.epoch, 0)
+
+    # ---- signals -------------------------------------------------------------------------
+    def _on_signal(self, signum, frame):
+        if self._saving:                      # let the checkpoint finish; stop right after it
+            self._pending = signum
+            return
+        raise Interrupted(signum, *self._position)
+
+    def _handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        return {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
 
     # ---- loops ---------------------------------------------------------------------------
     def evaluate(self, x=None, y=None) -> dict:
@@ -199,6 +266,7 @@ class Trainer:
         loss_sum, correct, seen, rate_sums = 0.0, 0, 0, None
         for step, (xb, yb) in enumerate(data.batches(ds.x_train, ds.y_train, cfg.batch_size, shuffle=True,
                                                      seed=cfg.seed, epoch=epoch, drop_last=True)):
+            self._position = (epoch + 1, step + 1)
             m = self.train_step(xb, yb, self._key(epoch, step))
             loss = float(to_host(m.loss))
             if not np.isfinite(loss):
@@ -223,12 +291,27 @@ class Trainer:
         """Train up to ``config.epochs`` epochs; returns the metrics history (one dict per epoch).
 
         ``stop_after=k`` returns once ``k`` epochs are complete, as if the process had been
-        stopped there (the run can be resumed to ``config.epochs``).
+        stopped there (the run can be resumed to ``config.epochs``). SIGINT and SIGTERM raise
+        ``Interrupted`` (after the checkpoint being written, if any, is complete).
         """
+        cfg = self.config
+        last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+        if self.epoch >= last:
+            return self.history
+        previous = self._handlers()
+        try:
+            self._begin()
+            self._epochs(last)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            self._end()
+        return self.history
+
+    def _epochs(self, last: int):
         from tqdm.auto import tqdm
         cfg = self.config
         n_batches = data.num_batches(len(self.dataset.y_train), cfg.batch_size, drop_last=True)
-        last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
         for epoch in range(self.epoch, last):
             with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
                       disable=True if (cfg.quiet or not is_writer()) else None,
@@ -236,6 +319,7 @@ class Trainer:
                 start = time.perf_counter()
                 train = self._train_epoch(epoch, progress)
                 train_time = time.perf_counter() - start
+            self._position = (epoch + 1, n_batches)
             test = self.evaluate()
             record = {"epoch": epoch + 1, **train, "test_acc": test["test_acc"], "rate_hz": test["rate_hz"],
                       "epoch_time_s": train_time, "samples_per_s": train["train_samples"] / train_time,
@@ -247,8 +331,17 @@ class Trainer:
                 sched.step()
             if cfg.out and is_writer():
                 self._save()
+            self._position = (self.epoch + 1, 0)
             if not cfg.quiet and is_writer():
                 print(f"epoch {record['epoch']}: loss {record['train_loss']:.4f}  train {record['train_acc']:.4f}  "
                       f"test {record['test_acc']:.4f}  ({train_time:.1f} s, {record['samples_per_s']:.0f} samples/s)",
                       file=sys.stderr)
-        return self.history
+
+
+def _warn_pixel_range(ds) -> None:
+    """A warning when a dataset given from Python holds pixels outside [0, 1] (the encoders' range)."""
+    for name, x in (("x_train", ds.x_train), ("x_test", ds.x_test)):
+        arr = np.asarray(x)
+        if arr.size and np.issubdtype(arr.dtype, np.number) and (arr.min() < 0 or arr.max() > 1):
+            warnings.warn(f"dataset {ds.name!r}: {name} holds values in [{arr.min():g}, {arr.max():g}]; the "
+                          f"encoders expect pixels in [0, 1] (scale them, e.g. x / x.max())", stacklevel=3)

@@ -52,7 +52,7 @@ def test_units_on_the_command_line(tmp_path, capsys):
     (["--threshold", "1ms"], "--threshold must be a voltage"),
     (["--dt", "1"], "--dt must be a time with a unit"),
     (["--method", "hebbian"], "argument --method: invalid choice: 'hebbian' (choose from"),
-    (["--hidden", "0"], "--hidden must be a positive integer, got '0'"),
+    (["--hidden", "-1"], "--hidden must be a positive integer (or 0 for no hidden layer), got '-1'"),
     (["--lr", "-1"], "--lr must be a positive number, got '-1'"),
     (["--epochs", "two"], "--epochs must be a positive integer, got 'two'"),
     (["--surrogate", "magic"], "--surrogate must be one of"),

@@ -96,7 +96,7 @@ def test_surrogate_option_overrides_the_rule_only():
     """The hidden layer's pseudo-derivative enters; by default the rule's is SuperSpike."""
     model = _memoryless_readout("leaky", surrogate="atan")
     x = _inputs("poisson")
-    _, grads_b, out_b = bsnn.BPTT().loss_and_grads(model, x, LABELS)
+    _, grads_b, out_b = bsnn.BPTT("membrane-sum-ce").loss_and_grads(model, x, LABELS)
     _, grads_own, _ = EProp(surrogate=None).loss_and_grads(model, x, LABELS)
     _, grads_ss, out_ss = EProp().loss_and_grads(model, x, LABELS)           # superspike by default
     g_b = _layer_grads(model, grads_b)
@@ -116,7 +116,7 @@ def _memoryless_readout(readout, surrogate="superspike"):
 def test_two_layers_exact_when_the_readout_is_memoryless():
     model = _memoryless_readout("leaky")
     x = _inputs("poisson")
-    _, grads_b, _ = bsnn.BPTT().loss_and_grads(model, x, LABELS)
+    _, grads_b, _ = bsnn.BPTT("membrane-sum-ce").loss_and_grads(model, x, LABELS)
     _, grads_e, out = EProp().loss_and_grads(model, x, LABELS)
     assert float(out.counts[0].sum()) > 50
     g_b, g_e = _layer_grads(model, grads_b), _layer_grads(model, grads_e)
@@ -128,7 +128,7 @@ def test_deep_network_output_layer_exact_hidden_layers_aligned():
     model = bsnn.SpikingClassifier([12, 16, 4], tau_mem=10 * u.ms, tau_syn=4 * u.ms, surrogate="superspike",
                                    readout="leaky", w_scale=[6.0, 1.0], recurrent=True)
     x = _inputs("poisson")
-    _, grads_b, _ = bsnn.BPTT().loss_and_grads(model, x, LABELS)
+    _, grads_b, _ = bsnn.BPTT("membrane-sum-ce").loss_and_grads(model, x, LABELS)
     g_b = _layer_grads(model, grads_b)
     for method in (EProp(), RandomFeedback()):
         g = _layer_grads(model, method.loss_and_grads(model, x, LABELS)[1])
@@ -269,7 +269,7 @@ def _intermediate_shapes(jaxpr, acc):
 @pytest.mark.parametrize("kind", ["poisson", "constant"])
 def test_no_intermediate_array_has_a_time_axis(kind):
     steps = 37                                     # no other dimension is 37
-    model = bsnn.SpikingClassifier([12, 16, 5], surrogate="superspike", readout="spiking", recurrent=True)
+    model = bsnn.SpikingClassifier([12, 16, 5], surrogate="superspike", readout="spiking", recurrent=True, w_scale=1.0)
     x = _inputs(kind, steps=steps)
 
     def shapes(method):
@@ -285,7 +285,7 @@ def test_no_intermediate_array_has_a_time_axis(kind):
     timed = [s for s in shapes(EProp(record_output=True)) if steps in s[1]]
     assert timed and all(s[1] == (steps, 4, 5) for s in timed)
     # The check can fail: BPTT keeps [T, B, N_hidden] arrays.
-    assert any(s[1] == (steps, 4, 16) for s in shapes(bsnn.BPTT()))
+    assert any(s[1] == (steps, 4, 16) for s in shapes(bsnn.BPTT("membrane-sum-ce")))
 
 
 # ---- validation ------------------------------------------------------------------------------
@@ -295,7 +295,7 @@ def test_errors_name_the_problem():
     leaky = bsnn.SpikingClassifier([12, 4], readout="leaky")
     with pytest.raises(ValueError, match="spiking read-out"):
         EProp("count-ce").loss_and_grads(leaky, x, LABELS)
-    per_neuron = bsnn.SpikingClassifier([12, 4], tau_mem=np.linspace(10, 20, 4) * u.ms)
+    per_neuron = bsnn.SpikingClassifier([12, 4], tau_mem=np.linspace(10, 20, 4) * u.ms, readout="spiking", w_scale=1.0)
     with pytest.raises(ValueError, match="tau_mem per layer"):
         EProp().loss_and_grads(per_neuron, x, LABELS)
     with pytest.raises(ValueError, match="window"):

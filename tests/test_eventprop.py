@@ -109,7 +109,7 @@ def reference_loss(case, in_times, ws, w_rec, labels, t_end, t_grid):
 
 # ---- helpers ---------------------------------------------------------------------------------
 def _model(sizes, dt, readout="spiking", recurrent=False, **kw):
-    kw = {"tau_mem": TAU_MEM * u.ms, "tau_syn": TAU_SYN * u.ms, "V_th": V_TH * u.mV, **kw}
+    kw = {"tau_mem": TAU_MEM * u.ms, "tau_syn": TAU_SYN * u.ms, "V_th": V_TH * u.mV, "w_scale": 1.0, **kw}
     return bsnn.SpikingClassifier(sizes, dt=dt * u.ms, readout=readout, recurrent=recurrent, **kw)
 
 
@@ -150,7 +150,7 @@ def _central(f, ws, layer, idx, eps):
 def forward_setup():
     brainstate.random.seed(0)
     model = _model([12, 16, 4], 1.0, recurrent=True, w_scale=[6.0, 4.0])
-    method = EventProp()
+    method = EventProp("first-spike-ce")
     ep = jax.jit(lambda w, x: method.run(model, w, x))
     return model, ep
 
@@ -507,9 +507,9 @@ def test_errors_name_the_problem():
     with pytest.raises(ValueError, match="non-spiking read-out"):
         EventProp("max-membrane-ce").loss_and_grads(spiking, x, labels)
     with pytest.raises(ValueError, match="tau_syn"):
-        EventProp().loss_and_grads(_model([4, 3], 1.0, tau_syn=0 * u.ms), x, labels)
+        EventProp("first-spike-ce").loss_and_grads(_model([4, 3], 1.0, tau_syn=0 * u.ms), x, labels)
     with pytest.raises(ValueError, match="labels"):
-        EventProp().loss_and_grads(spiking, x, jnp.array([0, 1, 2]))
+        EventProp("first-spike-ce").loss_and_grads(spiking, x, jnp.array([0, 1, 2]))
 
 
 # ---- learning --------------------------------------------------------------------------------

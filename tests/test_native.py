@@ -39,7 +39,7 @@ def xla_only(monkeypatch):
 
 def _layer(tau_syn=0.0, reset="soft", surrogate="atan", v_rest=0.0, n=24):
     model = bsnn.SpikingClassifier([8, n, 3], tau_mem=20 * u.ms, tau_syn=tau_syn * u.ms, surrogate=surrogate,
-                                   reset=reset, V_rest=v_rest * u.mV, readout="spiking")
+                                   reset=reset, V_rest=v_rest * u.mV, readout="spiking", w_scale=1.0)
     return model.specs[0]
 
 

@@ -72,7 +72,7 @@ def test_recurrent_layer_matches_numpy():
 
 
 def test_instantaneous_synapse_and_constant_input_match_numpy():
-    model = bsnn.SpikingClassifier([5, 6, 3], tau_mem=20 * u.ms, tau_syn=0 * u.ms, w_scale=3.0)
+    model = bsnn.SpikingClassifier([5, 6, 3], tau_mem=20 * u.ms, tau_syn=0 * u.ms, w_scale=3.0, readout="spiking")
     assert model.layers[0].constants.alpha == 0.0
     pixels = jax.random.uniform(jax.random.PRNGKey(0), (4, 5))
     x = encode.constant(pixels, 30)

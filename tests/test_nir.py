@@ -159,7 +159,7 @@ def test_exported_file_in_nirs_terms(tmp_path):
     """nir's own reader validates the file; parameters are in NIR's conventions and units."""
     model = SpikingClassifier([4, 3, 2], tau_mem=20 * u.ms, tau_syn=5 * u.ms, V_th=2 * u.mV,
                               V_reset=-1 * u.mV, V_rest=0.5 * u.mV, reset="hard", readout="leaky",
-                              recurrent=True, dt=0.5 * u.ms)
+                              recurrent=True, dt=0.5 * u.ms, w_scale=1.0)
     bnir.export(model, tmp_path / "net.nir")
     g = nir.read(str(tmp_path / "net.nir"))            # type-checks the graph
     assert sorted(g.nodes) == ["cubali1", "cubalif0", "fc0", "fc1", "input", "output", "rec0"]
@@ -202,12 +202,12 @@ def test_exported_graph_follows_nirs_equations(tmp_path):
 
 @needs_nir
 def test_soft_reset_is_kept_for_bsnn_and_flagged_for_others(tmp_path):
-    soft = SpikingClassifier([4, 3, 2], reset="soft", readout="leaky")
+    soft = SpikingClassifier([4, 3, 2], reset="soft", readout="leaky", w_scale=1.0)
     with pytest.warns(bnir.NIRConventionWarning, match=r"layers \[0\] use the soft"):
         bnir.export(soft, tmp_path / "soft.nir")
     assert nir.read(str(tmp_path / "soft.nir")).nodes["cubalif0"].metadata["reset"] == "soft"
     assert bnir.load(tmp_path / "soft.nir").layers[0].reset == "soft"
-    hard = SpikingClassifier([4, 3, 2], reset="hard", readout="leaky")
+    hard = SpikingClassifier([4, 3, 2], reset="hard", readout="leaky", w_scale=1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         bnir.export(hard, tmp_path / "hard.nir")
@@ -352,7 +352,7 @@ def test_bad_files_and_models(tmp_path):
     (tmp_path / "junk.nir").write_bytes(b"not an HDF5 file")
     with pytest.raises(ValueError, match=r"junk.nir is not a readable NIR graph"):
         bnir.load(tmp_path / "junk.nir")
-    model = SpikingClassifier([4, 3, 2], reset="hard")
+    model = SpikingClassifier([4, 3, 2], reset="hard", readout="spiking", w_scale=1.0)
     p = dict(model.layers[1].linear.weight.value)
     p["weight"] = p["weight"].at[0, 0].set(jnp.nan)
     model.layers[1].linear.weight.value = p

@@ -32,7 +32,7 @@ def test_bad_parameters_raise_clear_errors(kwargs, message):
 
 def test_per_layer_values_and_other_units():
     model = bsnn.SpikingClassifier([4, 3, 2], tau_mem=[0.02 * u.second, 10 * u.ms],
-                                   V_th=[1 * u.mV, 0.002 * u.volt], reset=["soft", "hard"])
+                                   V_th=[1 * u.mV, 0.002 * u.volt], reset=["soft", "hard"], readout="spiking", w_scale=1.0)
     c0, c1 = model.layers[0].constants, model.layers[1].constants
     assert np.isclose(c0.beta, np.exp(-1 / 20)) and np.isclose(c1.beta, np.exp(-1 / 10))
     assert np.isclose(c0.v_th, 1.0) and np.isclose(c1.v_th, 2.0)

@@ -11,7 +11,7 @@ from bsnn import encode
 
 @pytest.fixture
 def model():
-    return bsnn.SpikingClassifier([6, 5, 3])
+    return bsnn.SpikingClassifier([6, 5, 3], readout="spiking", w_scale=1.0)
 
 
 @pytest.mark.parametrize("x, message", [

@@ -73,7 +73,7 @@ class Runner:
             from bsnn.methods.eventprop import EventProp
             steps = spec.get("steps", 40)
             self.model = bsnn.SpikingClassifier([784, 10], tau_mem=20 * u.ms, tau_syn=5 * u.ms, V_th=1 * u.mV,
-                                                dt=1 * u.ms, readout="spiking", bias=False)
+                                                dt=1 * u.ms, readout="spiking", bias=False, w_scale=1.0)
             self.model.layers[0].linear.weight.value = {"weight": jax.numpy.asarray(initial_eventprop_weights(spec))}
             self.method = EventProp("first-spike-ce", tau0=2.0, tau1=10.0, alpha=1e-2)
             self.optimizer = bsnn.make_optimizer("adam", spec.get("lr", 1e-3))

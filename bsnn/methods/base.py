@@ -21,7 +21,7 @@ from bsnn.losses import Loss, get_loss
 from bsnn.models import check_input, check_labels
 from bsnn.network import LayerWeights
 
-__all__ = ["Method", "METHODS", "register_method", "get_method", "grads_from_layers"]
+__all__ = ["Method", "METHODS", "register_method", "get_method", "grads_from_layers", "default_loss"]
 
 METHODS: Dict[str, Callable[..., "Method"]] = {}
 
@@ -31,8 +31,8 @@ class Method:
 
     name = "method"
 
-    def __init__(self, loss: Loss | str = "membrane-sum-ce", **loss_options):
-        self.loss = get_loss(loss, **loss_options)
+    def __init__(self, loss: Loss | str | None = None, **loss_options):
+        self.loss = get_loss(default_loss(self.name) if loss is None else loss, **loss_options)
 
     def loss_and_grads(self, model, x, labels):
         """``x: [T, B, N_in]``, ``labels: [B]`` -> ``(loss, grads, out)``."""
@@ -46,6 +46,12 @@ class Method:
 
     def __repr__(self):
         return f"{type(self).__name__}(loss={self.loss!r})"
+
+
+def default_loss(method: str) -> str:
+    """The loss a method trains when none is named (``bsnn.defaults``, as ``bsnn train``)."""
+    from bsnn import defaults
+    return defaults.BY_METHOD.get(method, {}).get("loss", defaults.COMMON["loss"])
 
 
 def register_method(cls):

@@ -20,7 +20,8 @@ class BPTT(Method):
     """Surrogate-gradient BPTT.
 
     Args:
-      loss: a ``bsnn.losses`` loss or its name (options as keywords).
+      loss: a ``bsnn.losses`` loss or its name (options as keywords); default
+        ``mean-membrane-ce`` (``bsnn.defaults``).
       checkpoint: recompute the forward pass in the backward pass
         (``checkpointed_for_loop``): memory bounded in the number of steps, same
         gradients. ``None`` keeps the model's setting.
@@ -29,7 +30,7 @@ class BPTT(Method):
 
     name = "bptt"
 
-    def __init__(self, loss="membrane-sum-ce", *, checkpoint: bool | None = None,
+    def __init__(self, loss=None, *, checkpoint: bool | None = None,
                  hoist: bool | None = None, **loss_options):
         super().__init__(loss, **loss_options)
         self.checkpoint, self.hoist = checkpoint, hoist

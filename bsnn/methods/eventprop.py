@@ -249,7 +249,8 @@ class EventProp(Method):
 
     Args:
       loss: ``first-spike-ce`` (spiking read-out; options ``tau0``, ``tau1``, ``alpha`` in ms),
-        or ``max-membrane-ce`` / ``mean-membrane-ce`` / ``membrane-sum-ce`` (``readout="leaky"``).
+        or ``max-membrane-ce`` / ``mean-membrane-ce`` (the default, ``bsnn.defaults``) /
+        ``membrane-sum-ce`` (``readout="leaky"``).
       min_slope: guard on threshold-crossing slopes, in ``(V_th - V_reset) / tau_mem``.
       silent_scale: ms past the window per ``V_th - V_reset`` that a silent output neuron's
         peak stays below threshold; 0 for exact EventProp's constant ``T dt``.
@@ -261,7 +262,7 @@ class EventProp(Method):
 
     name = "eventprop"
 
-    def __init__(self, loss="first-spike-ce", *, min_slope: float = 1e-3, silent_scale: float = 20.0,
+    def __init__(self, loss=None, *, min_slope: float = 1e-3, silent_scale: float = 20.0,
                  **loss_options):
         super().__init__(loss, **loss_options)
         if not isinstance(self.loss, _TIME_LOSSES + _MEMBRANE_LOSSES):
