@@ -61,23 +61,15 @@ def run(name: str, cfg: TrainConfig, args, *, reference: dict, target: float | N
     """
     cfg.out = args.out
     cfg.seed = args.seed
-    os.makedirs(args.out, exist_ok=True)
-    for stale in ("metrics.jsonl",):
-        if os.path.exists(os.path.join(args.out, stale)):
-            os.remove(os.path.join(args.out, stale))
-    ckpts = os.path.join(args.out, "checkpoints")
-    if os.path.isdir(ckpts):
-        for f in os.listdir(ckpts):
-            os.remove(os.path.join(ckpts, f))
     start = time.perf_counter()
-    trainer = Trainer(cfg, dataset=dataset)
+    trainer = Trainer(cfg, dataset=dataset, overwrite=True)      # a rerun replaces the last one
     history = trainer.fit()
     wall = time.perf_counter() - start
     plots = [os.path.basename(p) for p in plot_run(args.out)]
     last = history[-1]
     steady = history[1:] or history          # the first epoch includes compilation
     results = {
-        "name": name, "dataset": trainer.dataset.name, "method": cfg.method, "quick": bool(args.quick),
+        "name": name, "dataset": trainer.dataset.name, "method": trainer.config.method, "quick": bool(args.quick),
         "train_samples": len(trainer.dataset.y_train), "test_samples": len(trainer.dataset.y_test),
         "epochs": last["epoch"], "test_acc": last["test_acc"], "best_test_acc": max(h["test_acc"] for h in history),
         "train_acc": last["train_acc"], "final_train_loss": last["train_loss"],
@@ -87,7 +79,7 @@ def run(name: str, cfg: TrainConfig, args, *, reference: dict, target: float | N
         "target_met": None if args.quick or (target is None and target_loss is None) else bool(
             (target is None or last["test_acc"] >= target)
             and (target_loss is None or last["train_loss"] <= target_loss)),
-        "settings": cfg.to_dict(), "machine": machine(), "versions": library_versions(),
+        "settings": trainer.config.to_dict(), "machine": machine(), "versions": library_versions(),
         "history": history, "plots": plots, "notes": notes,
         "command": "python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
     }

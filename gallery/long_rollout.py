@@ -38,7 +38,7 @@ def worker(name: str, steps: int, epochs: int, out: str):
                     out=os.path.join(out, name))
     settings.update(RUNS[name])
     start = time.perf_counter()
-    trainer = Trainer(TrainConfig(dataset="synthetic", **settings), dataset=ds)
+    trainer = Trainer(TrainConfig(dataset="synthetic", **settings), dataset=ds, overwrite=True)
     base = _peak_rss_mb()
     history = trainer.fit()
     peak = _peak_rss_mb()

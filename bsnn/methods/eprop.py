@@ -102,8 +102,9 @@ class _Online(Method):
         super().__init__(_DEFAULT_LOSS[error or "membrane"] if loss is None else loss, **loss_options)
         kind = _ERRORS.get(type(self.loss))
         if kind is None:
-            raise ValueError(f"{self.name} cannot train the loss {self.loss.name!r}: its online error needs "
-                             f"membrane-sum-ce (membrane error), count-ce or count-mse (rate error, spiking read-out)")
+            raise ValueError(f"{self.name} cannot train the loss {self.loss.name!r}: for its online error the loss "
+                             f"must be one of membrane-sum-ce (membrane error), count-ce or count-mse (rate error, "
+                             f"spiking read-out)")
         if error is not None and error != kind:
             raise ValueError(f"error={error!r} does not match loss {self.loss.name!r}, which has a {kind} error")
         if window is not None and (isinstance(window, bool) or not isinstance(window, (int, np.integer))
