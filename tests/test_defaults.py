@@ -98,8 +98,9 @@ def _combinations(method):
 
 
 def _cfg(method, loss, encoder, readout, recurrent):
+    binary = {"t_black": "0ms", "t_white": "1ms"} if encoder == "binary-latency" else {}
     return TrainConfig(method=method, loss=loss, encoder=encoder, readout=readout, recurrent=recurrent,
-                       hidden=[5], steps=None if encoder == "binary-latency" else 4, batch_size=2, epochs=1)
+                       hidden=[5], steps=3, batch_size=2, epochs=1, encoder_options=binary)
 
 
 @pytest.mark.parametrize("method", defaults.METHODS)
@@ -109,7 +110,7 @@ def test_every_combination_trains_a_step_or_is_refused_in_flag_words(method):
     loss and finite gradients; or it is refused with a ValueError in flag words that says what works."""
     import brainstate
     ds = bsnn.data.digits()
-    events = bsnn.data.synthetic(n_samples=2, steps=4, n_inputs=64, n_classes=10, n_test=2)
+    events = bsnn.data.synthetic(n_samples=2, steps=3, n_inputs=64, n_classes=10, n_test=2)
     trained = refused = 0
     for loss, encoder, readout, recurrent in _combinations(method):
         what = f"--method {method} --loss {loss} --encoder {encoder} --readout {readout} recurrent={recurrent}"
