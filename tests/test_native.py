@@ -7,6 +7,8 @@ the results must not depend on anything but the inputs.
 
 import os
 import shutil
+import subprocess
+import sys
 import warnings
 
 import braintools
@@ -18,6 +20,8 @@ import pytest
 
 import bsnn
 from bsnn import encode, fused, native
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 pytestmark = pytest.mark.skipif(shutil.which(os.environ.get("CXX", "c++")) is None and shutil.which("g++") is None,
                                 reason="no C++ compiler: bsnn uses the XLA path (tested everywhere else)")
@@ -148,3 +152,29 @@ def test_switched_off_or_unbuildable_falls_back_to_xla(monkeypatch, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert native.available()
+
+
+def test_one_line_on_stderr_when_the_kernel_is_built_and_none_on_a_cache_hit(tmp_path):
+    """A real build says so in one line; a cached library is loaded silently. The "compiler" is a
+    script that copies the library built here (a real compile takes 10-25 s), in fresh processes
+    (``available`` is memoized)."""
+    assert native.available()
+    built = native._library_path(native._compiler())
+    fake = tmp_path / "fake-c++"
+    fake.write_text('#!/bin/sh\nif [ "$1" = --version ]; then echo "fake c++ 1.0"; exit 0; fi\n'
+                    'while [ $# -gt 0 ]; do if [ "$1" = -o ]; then out="$2"; fi; shift; done\n'
+                    f'cp "{built}" "$out"\n')
+    fake.chmod(0o755)
+    env = dict(os.environ, CXX=str(fake), BSNN_CACHE=str(tmp_path / "cache"), BSNN_NATIVE="1",
+               PYTHONPATH=os.pathsep.join([ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    code = "from bsnn import native; assert native.available()"
+    lines = []
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        lines.append([line for line in proc.stderr.splitlines() if "building bsnn's CPU kernel" in line])
+    assert len(lines[0]) == 1 and lines[0][0].startswith("building bsnn's CPU kernel for "), lines[0]
+    assert "(once per machine, about 10-25 s)..." in lines[0][0]
+    assert lines[1] == [], "a cache hit must print nothing"
+    assert len(list((tmp_path / "cache").rglob("*.so"))) == 1

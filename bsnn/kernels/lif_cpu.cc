@@ -4,7 +4,9 @@
 // them). The math is that of bsnn/neuron.py::lif_step and bsnn/fused.py, written so that the
 // membrane is bit for bit XLA's on CPU (XLA contracts beta*U + (1-beta)*(V_rest+I) into one
 // fused multiply-add with the beta product inside, and alpha*I + drive likewise; this file is
-// compiled with -ffp-contract=off so that only the std::fma calls below fuse):
+// compiled with -ffp-contract=off so that only the std::fma calls below fuse). Not always:
+// in bsnn/fused.py's unrolled loop, with a per-step drive or a synaptic current, XLA puts
+// the (1-beta) product inside instead in steps 2-5 of each unrolled group (bsnn/native.py).
 //
 //   I[t] = alpha I[t-1] + d[t]               (I[t] = d[t] when alpha == 0)
 //   U    = V[t-1] - r S[t-1]                 (soft reset, r = V_th - V_reset)
@@ -24,10 +26,18 @@
 //   gI[t]   = (1 - beta) gV[t] + alpha gI[t+1]
 //   g_d[t]  = gI[t]   (a constant drive gets sum_t gI[t])
 //   g_W    += S[t]^T g_y[t]
+//
+// Host independence: every operation here is an IEEE one with one rounding (+, -, *, /,
+// sqrt, std::fma, which is exact-then-rounded whether the CPU has FMA or libm emulates it),
+// nothing calls libm's exp (portable_exp below), and nothing is reordered by the vector width
+// (no -ffast-math), so the results are the same bits at every -march level and on every host
+// (tests/test_host_independence.py builds two levels and compares). Rows are split into
+// chunks by B alone, so the thread count does not matter either.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -44,17 +54,62 @@ namespace ffi = xla::ffi;
 
 namespace {
 
+// exp(x) from +, -, * and exact power-of-two scaling only: the same bits on every host and
+// -march level, unlike libm's exp (glibc 2.36 picks an FMA or a plain variant by CPU features;
+// they differ in the last bit for 2 floats in [-104, 89], 7 in 10^4 random doubles in [-50, 50]),
+// and vectorizable (branch-free, given -fno-trapping-math), where a libm call is not. Within
+// 1.2 ulp of exp (measured: every 7th float with a normal result, 2e7 random doubles in
+// [-700, 700]); overflows to +inf, underflows through the subnormals to 0, NaN in NaN out.
+template <typename F>
+inline F portable_exp(F x) {
+  constexpr bool f32 = std::is_same_v<F, float>;
+  using I = std::conditional_t<f32, int32_t, int64_t>;
+  constexpr int kMant = f32 ? 23 : 52;
+  constexpr I kBias = f32 ? 127 : 1023;
+  const F shifter = F(1.5) * F(I(1) << kMant);        // (y + shifter) - shifter: y rounded to an integer
+  auto bits = [](F v) { I b; std::memcpy(&b, &v, sizeof(F)); return b; };
+  auto pow2 = [&](F k) {                              // 2^k for an integer-valued k in the normal range
+    const I b = (bits(k + shifter) - bits(shifter) + kBias) << kMant;
+    F v;
+    std::memcpy(&v, &b, sizeof(F));
+    return v;
+  };
+  const F lo = f32 ? F(-104) : F(-746), hi = f32 ? F(89) : F(710);   // exp(x) rounds to 0 / overflows beyond
+  const F ln2_hi = f32 ? F(0.693145751953125) : F(0.6931471803691238);   // k ln2_hi is exact
+  const F ln2_lo = f32 ? F(1.428606765330187e-06) : F(1.9082149292705877e-10);
+  const F xc = std::min(std::max(x, lo), hi);         // NaN stays NaN
+  const F k = (xc * F(1.4426950408889634) + shifter) - shifter;
+  const F r = (xc - k * ln2_hi) - k * ln2_lo;         // |r| <= ln2 / 2 (a little more at the ends)
+  F p;
+  if constexpr (f32) {   // Taylor to r^7: truncation below 1e-8 relative
+    p = F(1) + r * (F(1) + r * (F(1.0 / 2) + r * (F(1.0 / 6) + r * (F(1.0 / 24) + r * (F(1.0 / 120) +
+        r * (F(1.0 / 720) + r * F(1.0 / 5040)))))));
+  } else {               // to r^13: below 1e-17
+    p = F(1.0 / 6227020800);
+    for (F c : {1.0 / 479001600, 1.0 / 39916800, 1.0 / 3628800, 1.0 / 362880, 1.0 / 40320, 1.0 / 5040, 1.0 / 720,
+                1.0 / 120, 1.0 / 24, 1.0 / 6, 1.0 / 2, 1.0, 1.0})
+      p = p * r + F(c);
+  }
+  const F k1 = (k * F(0.5) + shifter) - shifter, k2 = k - k1;   // p 2^k = (p 2^k1) 2^k2: exact, then one rounding
+  const F y = p * pow2(k1) * pow2(k2);
+  const I keep = -static_cast<I>(!(x < lo));          // all ones, or 0 where x < lo: a mask, not a branch
+  const I out = bits(y) & keep;
+  F v;
+  std::memcpy(&v, &out, sizeof(F));
+  return v;
+}
+
 // The surrogate pseudo-derivatives H'(x) of bsnn/surrogates.py (braintools classes).
 enum Surrogate : int64_t { kArctan = 0, kSigmoid = 1, kReluGrad = 2, kInvSquare = 3, kGaussian = 4, kSlayer = 5 };
 
 template <typename F, int64_t KIND>
 inline F surrogate_grad(F x, F a, F b) {
   if constexpr (KIND == kArctan) { F z = F(M_PI / 2) * a * x; return a / F(2) / (F(1) + z * z); }
-  if constexpr (KIND == kSigmoid) { F s = F(1) / (F(1) + std::exp(-a * x)); return a * s * (F(1) - s); }
+  if constexpr (KIND == kSigmoid) { F s = F(1) / (F(1) + portable_exp(-a * x)); return a * s * (F(1) - s); }
   if constexpr (KIND == kReluGrad) return std::max(a * (b - std::abs(x)), F(0));
   if constexpr (KIND == kInvSquare) { F z = a * std::abs(x) + F(1); return F(1) / (z * z); }
-  if constexpr (KIND == kGaussian) return a * std::exp(-x * x / (F(2) * b * b)) / (std::sqrt(F(2 * M_PI)) * b);
-  if constexpr (KIND == kSlayer) return std::exp(-a * std::abs(x));
+  if constexpr (KIND == kGaussian) return a * portable_exp(-x * x / (F(2) * b * b)) / (std::sqrt(F(2 * M_PI)) * b);
+  if constexpr (KIND == kSlayer) return portable_exp(-a * std::abs(x));
   return F(0);
 }
 
