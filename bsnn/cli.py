@@ -331,9 +331,9 @@ def _train_run(args, parser) -> int:
         if args.resume:
             if trainer.finished:
                 last = trainer.history[-1] if trainer.history else {}
-                print(f"{cfg.out} is finished: {trainer.epoch} of {cfg.epochs} epochs done"
-                      + (f", test accuracy {last['test_acc']:.4f}" if "test_acc" in last else "")
-                      + f"; to train longer, resume with a larger --epochs (e.g. --epochs {trainer.epoch + cfg.epochs})")
+                acc = f"test accuracy {last['test_acc']:.4f} " if "test_acc" in last else ""
+                print(f"{cfg.out} is finished: {acc}after {trainer.epoch} epochs, all {cfg.epochs} done; to train "
+                      f"longer, resume with a larger --epochs (e.g. --epochs {trainer.epoch + cfg.epochs})")
                 return 0
             print(f"resuming {cfg.out} at epoch {trainer.epoch + 1} of {cfg.epochs} "
                   f"(from {os.path.relpath(trainer.resumed_from, cfg.out)})", file=sys.stderr)

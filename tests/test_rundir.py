@@ -180,7 +180,8 @@ def test_a_finished_run_extends_for_every_schedule(schedule, tmp_path, capsys):
     assert _train(run, "--schedule", schedule, epochs=2) == 0
     capsys.readouterr()
     assert main(["train", "--resume", str(run), "--epochs", "2"]) == 0
-    assert "is finished: 2 of 2 epochs done" in capsys.readouterr().out
+    finished_line = capsys.readouterr().out
+    assert "is finished: test accuracy" in finished_line and "after 2 epochs, all 2 done" in finished_line
     assert main(["train", "--resume", str(run), "--epochs", "4", "--quiet"]) == 0
     cap = capsys.readouterr()
     assert f"resuming {run} at epoch 3 of 4 (from checkpoints/epoch-0002.ckpt)" in cap.err
