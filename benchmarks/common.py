@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -184,9 +185,21 @@ class WindowWorker:
                 return json.loads(line[len(MARK):])
 
     def ask(self, cmd: dict) -> dict:
+        self.resume()
         self.proc.stdin.write(json.dumps(cmd) + "\n")
         self.proc.stdin.flush()
         return self.read()
+
+    def pause(self):
+        """Stop the whole process (SIGSTOP) until its next turn: an idle worker's threads can
+        then take no CPU from the one that is timed, whatever its runtime does while it waits
+        (OpenMP with OMP_WAIT_POLICY=ACTIVE spins its threads without end)."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
 
     def close(self):
         if self.proc.poll() is None:
@@ -197,24 +210,29 @@ class WindowWorker:
 def interleaved(workers: dict, *, windows: int, batches_per_window: int, batch: int) -> dict:
     """Start each worker in turn (compilation alone), time ``windows`` rounds of windows with
     the workers taking turns (the first of a round rotates: ABC, BCA, CAB, ...), then finish
-    each in turn. ``workers``: ``{name: argv}``. Returns ``{name: summary}``."""
+    each in turn. Every worker but the one whose turn it is stays stopped (``pause``), so
+    the one timed has the machine to itself but for load from outside. ``workers``:
+    ``{name: argv}``. Returns ``{name: summary}``."""
     started, out = {}, {}
     try:
         for name, argv in workers.items():
             print(f"  starting {name} ...", file=sys.stderr, flush=True)
             started[name] = WindowWorker(name, argv)
             out[name] = {"ready": started[name].read(), "windows_s": []}
+            started[name].pause()
         names = list(started)
         for w in range(windows):
             for j in range(len(names)):
                 name = names[(w + j) % len(names)]
                 r = started[name].ask({"op": "window", "batches": batches_per_window})
+                started[name].pause()
                 out[name]["windows_s"].append(r["seconds"])
             print(f"  window {w + 1}/{windows}: " + ", ".join(
                 f"{n} {batch * batches_per_window / out[n]['windows_s'][-1]:.0f}/s" for n in names),
                 file=sys.stderr, flush=True)
         for name in names:
             out[name]["done"] = started[name].ask({"op": "finish"})
+            started[name].pause()
     finally:
         for w in started.values():
             w.close()

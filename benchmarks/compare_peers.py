@@ -8,22 +8,26 @@ seeded batch order for every contestant (``peers/data.py``):
 * ``tutorial5``: snnTorch tutorial 5 (784-1000-10 LIF, 25 steps, batch 128, constant-current
   input, ATan surrogate, membrane CE summed over steps, Adam 5e-4) trained by (a) bsnn
   (``gallery/surrogate_mnist.py``'s configuration), (b) snnTorch on CPU PyTorch
-  (``peers/snntorch_tutorial5.py``, ``torch.set_num_threads(os.cpu_count())``), (c) the same
-  network in straightforward per-step ``brainpy.state`` (``peers/brainpy_tutorial5.py``).
+  (``peers/snntorch_tutorial5.py``) under the PyTorch setting measured fastest for it
+  (``peer_settings.py``), (c) the same network in straightforward per-step ``brainpy.state``
+  (``peers/brainpy_tutorial5.py``). ``tutorial5-alone``: bsnn, then snnTorch as its users run
+  it (the tutorial's code, PyTorch's defaults), each alone.
 * ``eventprop``: the PyTorch EventProp reimplementation's setting (784-10, binary latency
   input at 10/20 ms, T = 40, dt = 1 ms, first-spike-time loss, Adam 1e-3, batch 128):
-  ``bsnn.methods.eventprop`` against EventProp written in PyTorch (``peers/torch_eventprop.py``).
+  ``bsnn.methods.eventprop`` against EventProp written in PyTorch (``peers/torch_eventprop.py``,
+  under its fastest measured setting).
 * ``eprop``: ``bsnn.get_method("eprop")`` against ``bsnn.BPTT`` on 784-256-10, constant
   input, T = 20 and T = 500, batch 128.
 
 Every contestant runs in its own process (its peak RSS is its own). Each compiles / takes
 its first step alone (reported as "first call"), takes a few warm-up steps, then the
 contestants train in turns, one timed window of a few batches each (ABC, BCA, CAB, ...), so
-a busy neighbour slows all of them alike; throughput is the median window. The rest of
+a busy neighbour slows all of them alike, while the others are stopped (SIGSTOP: their
+idle threads take nothing from the one timed); throughput is the median window. The rest of
 the epoch is trained untimed, then each evaluates on the test set (the full 10,000 images
 in the full run). Writes ``results/compare_peers.{json,md}`` (``compare_peers_quick`` with
 ``--quick``, ``_gpu`` on a GPU backend); ``--only`` replaces those comparisons and keeps the
-others of the previous run.
+others of the previous run. Needs ``results/peer_settings.json`` (run ``peer_settings.py`` first).
 """
 
 from __future__ import annotations
@@ -62,25 +66,41 @@ def build_runner(spec: dict):
 
 def worker(spec: dict):
     if spec["runner"] in ("snntorch", "torch-eventprop"):
-        # OpenMP threads that sleep rather than spin while waiting: on a machine shared with
-        # other jobs, spinning threads make PyTorch several times slower (see the README).
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        from peers import torch_settings     # the OpenMP wait policy must be set before torch loads
+        torch_settings.before_import(spec.get("torch", {}))
     from peers.data import MnistBatches
     batches = MnistBatches(spec["data"], BATCH)
     runner = build_runner(spec)
     serve_windows(runner, batches, warmup=spec["warmup"])
 
 
+def tuned(group: str) -> dict:
+    """The PyTorch peer's setting chosen by ``peer_settings.py`` for ``group``."""
+    from peer_settings import load
+    chosen = load()
+    if group not in chosen:
+        raise SystemExit(f"no measured PyTorch settings for {group!r} in benchmarks/results/peer_settings.json: "
+                         f"run `python benchmarks/peer_settings.py --only {group}` first")
+    return chosen[group]
+
+
 def contestants(group: str) -> dict:
     """``{row name: spec}`` of one comparison (the bsnn entry first)."""
+    from peers.torch_settings import label
     if group == "tutorial5":
+        setting = tuned("tutorial5")
         return {"bsnn (hoisted BPTT)": {"runner": "bsnn", "kind": "tutorial5"},
                 "bsnn (one-loop BPTT)": {"runner": "bsnn", "kind": "tutorial5", "method": "bptt-one-loop"},
-                "snnTorch (CPU PyTorch)": {"runner": "snntorch"},
+                f"snnTorch, fastest setting ({label(setting)})": {"runner": "snntorch", "torch": setting},
                 "brainpy.state per-step": {"runner": "brainpy"}}
+    if group == "tutorial5-alone":
+        return {"bsnn (hoisted BPTT), alone": {"runner": "bsnn", "kind": "tutorial5"},
+                "snnTorch as its users run it (PyTorch defaults), alone": {"runner": "snntorch", "torch": {}}}
     if group == "eventprop":
+        setting = tuned("eventprop")
         return {"bsnn EventProp": {"runner": "bsnn", "kind": "eventprop"},
-                "PyTorch EventProp": {"runner": "torch-eventprop"}}
+                f"PyTorch EventProp, fastest setting ({label(setting)})": {"runner": "torch-eventprop",
+                                                                           "torch": setting}}
     if group.startswith("eprop-T"):
         steps = int(group.split("T")[1])
         return {f"bsnn eprop T={steps}": {"runner": "bsnn", "kind": "online", "method": "eprop", "steps": steps},
@@ -103,6 +123,9 @@ def run_group(group: str, data_path: str, n_batches: int, quick: bool, torch_dev
                 name = name.replace("CPU PyTorch", f"PyTorch {torch_device}")
         workers[name] = [os.path.abspath(__file__), "--worker", json.dumps(spec)]
     print(f"{group}: {windows} windows of {per_window} batches per contestant", file=sys.stderr, flush=True)
+    if group.endswith("-alone"):     # one after the other, each with the machine to itself
+        return {name: interleaved({name: argv}, windows=windows, batches_per_window=per_window, batch=BATCH)[name]
+                for name, argv in workers.items()}
     return interleaved(workers, windows=windows, batches_per_window=per_window, batch=BATCH)
 
 
@@ -147,7 +170,8 @@ def main():
     unknown = sorted(set(only) - set(GROUPS))
     if unknown:
         raise SystemExit(f"--only takes names from {list(GROUPS)}, got {unknown}")
-    groups = [g for g in only if g != "eprop"] + (["eprop-T20", "eprop-T500"] if "eprop" in only else [])
+    groups = [g for g in only if g not in ("eprop", "tutorial5")] + (["tutorial5", "tutorial5-alone"] if "tutorial5" in only else []) \
+        + (["eprop-T20", "eprop-T500"] if "eprop" in only else [])
     backend = jax.default_backend()
     name = "compare_peers" + ("" if backend == "cpu" else f"_{backend}") + ("_quick" if args.quick else "")
     results, sections = previous_results(name), []
@@ -159,6 +183,7 @@ def main():
         for group in groups:
             results[group] = run_group(group, path, n_batches, args.quick, args.torch_device)
     titles = {"tutorial5": "snnTorch tutorial 5 (784-1000-10, T = 25, batch 128)",
+              "tutorial5-alone": "snnTorch tutorial 5, each alone: bsnn and snnTorch as their users run them",
               "eventprop": "EventProp, the PyTorch reimplementation's setting (784-10, T = 40, batch 128)",
               "eprop-T20": "e-prop vs BPTT, 784-256-10, T = 20, batch 128",
               "eprop-T500": "e-prop vs BPTT, 784-256-10, T = 500, batch 128"}
@@ -168,6 +193,7 @@ def main():
         ref = res[names[0]]
         rows = [_row(n, res[n], ref) for n in names]
         text = "; ".join(f"{n}: {res[n]['ready'].get('library', '')} on {res[n]['ready'].get('device', '?')}"
+                         + (f", {res[n]['ready']['threads']} threads" if "threads" in res[n]["ready"] else "")
                          for n in names)
         sections.append((titles[group], text, COLUMNS, rows))
     epoch = "a stratified 6,400-image training subset, tested on 2,000 test images" if args.quick else \
@@ -177,10 +203,12 @@ def main():
              "alike); the range is the slowest and fastest window. First call includes compilation (JAX) "
              "or nothing to compile (PyTorch); 2nd step shows any recompilation. Peak RSS of each "
              "contestant's own process at the end of training (before evaluation), runtime included. "
-             "PyTorch runs with torch.set_num_threads(os.cpu_count()) and "
-             "OMP_WAIT_POLICY=PASSIVE (unless set: spinning OpenMP threads slow it several-fold on a shared "
-             "machine); "
-             "JAX uses all cores by default. Command: `python benchmarks/compare_peers.py"
+             "Every contestant but the one timed is stopped (SIGSTOP) while it waits for its turn. "
+             "Each PyTorch peer runs under the setting measured fastest for it on this machine "
+             "(`benchmarks/peer_settings.py`, results/peer_settings.md: threads, OpenMP wait policy, "
+             "torch.compile); the 'alone' table runs bsnn and snnTorch one after the other with their defaults. "
+             "JAX (bsnn, brainpy.state) runs with its defaults (all cores) and no flags. "
+             "Command: `python benchmarks/compare_peers.py"
              f"{' --quick' if args.quick else ''}`.")
     payload = {"quick": args.quick, "data": data_info, "batch": BATCH, "results": results}
     paths = write_sections(name, payload, "bsnn against its peers", sections, notes)

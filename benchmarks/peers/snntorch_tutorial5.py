@@ -4,7 +4,9 @@
 steps, the image fed as a constant current at every step (the tutorial's loop projects
 it again each step), loss = sum over steps of ``CrossEntropyLoss(mem_out[t], y)``, Adam
 (lr 5e-4, betas (0.9, 0.999)), batch 128, PyTorch's default initialization, float32 on
-the CPU with ``torch.set_num_threads(os.cpu_count())`` (or on ``spec["device"]``, e.g. ``cuda``).
+the CPU (or on ``spec["device"]``, e.g. ``cuda``), under the PyTorch settings
+``spec["torch"]`` (``torch_settings.py``: threads, OpenMP wait policy, ``torch.compile``;
+none given = PyTorch's defaults, as the tutorial runs).
 
 snnTorch's ``Leaky``: ``mem <- beta mem + I - S_prev * threshold`` with the reset spike
 ``S_prev`` detached, threshold 1, ATan surrogate ``1 / (1 + (pi x)^2)`` at ``alpha = 2``.
@@ -12,14 +14,14 @@ snnTorch's ``Leaky``: ``mem <- beta mem + I - S_prev * threshold`` with the rese
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 import torch.nn as nn
 
 import snntorch as snn
 from snntorch import surrogate
+
+from peers import torch_settings
 
 
 class Net(nn.Module):
@@ -51,13 +53,15 @@ class Runner:
     """Training and evaluation of the tutorial network (see the module docstring)."""
 
     def __init__(self, spec: dict):
-        torch.set_num_threads(os.cpu_count())
+        self.setting = spec.get("torch", {})
+        torch_settings.after_import(self.setting)
         torch.manual_seed(spec.get("seed", 0))
         self.device = torch.device(spec.get("device", "cpu"))
         self.steps = spec.get("steps", 25)
-        self.net = Net(784, spec.get("hidden", 1000), 10, spec.get("beta", 0.95), self.steps).to(self.device)
+        self.module = Net(784, spec.get("hidden", 1000), 10, spec.get("beta", 0.95), self.steps).to(self.device)
+        self.net = torch_settings.maybe_compile(self.module, self.setting)
         self.loss = nn.CrossEntropyLoss()
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=spec.get("lr", 5e-4), betas=(0.9, 0.999))
+        self.optimizer = torch.optim.Adam(self.module.parameters(), lr=spec.get("lr", 5e-4), betas=(0.9, 0.999))
 
     def step(self, x: np.ndarray, y: np.ndarray):
         data = torch.from_numpy(x).to(self.device)
@@ -93,4 +97,5 @@ class Runner:
 
     def describe(self) -> dict:
         return {"library": f"snntorch {snn.__version__}, torch {torch.__version__}",
-                "threads": torch.get_num_threads(), "device": str(self.device)}
+                "threads": torch.get_num_threads(), "device": str(self.device),
+                "settings": torch_settings.label(self.setting)}

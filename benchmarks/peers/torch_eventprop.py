@@ -23,11 +23,11 @@ instead of a ``[B, out, in]`` broadcast product (the same numbers, much cheaper)
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from peers import torch_settings
 
 
 class EventPropFunction(torch.autograd.Function):
@@ -94,12 +94,14 @@ class Runner:
     T_MIN, T_MAX = 10.0, 20.0
 
     def __init__(self, spec: dict):
-        torch.set_num_threads(os.cpu_count())
+        self.setting = spec.get("torch", {})
+        torch_settings.after_import(self.setting)
         torch.manual_seed(spec.get("seed", 0))
         self.tau_s = 5.0
         self.device = torch.device(spec.get("device", "cpu"))
         self.layer = SpikingLinear(784, 10, spec.get("steps", 40), 1.0, 20.0, self.tau_s,
                                    spec["initial_weight"]).to(self.device)
+        self.forward = torch_settings.maybe_compile(self.layer, self.setting)
         self.optimizer = torch.optim.Adam(self.layer.parameters(), lr=spec.get("lr", 1e-3))
 
     def encode(self, x: np.ndarray) -> torch.Tensor:
@@ -107,7 +109,7 @@ class Runner:
 
     def step(self, x: np.ndarray, y: np.ndarray):
         target = torch.from_numpy(y.astype(np.int64)).to(self.device)
-        t_first = self.layer(self.encode(x))
+        t_first = self.forward(self.encode(x))
         loss = F.cross_entropy(-t_first / (self.XI * self.tau_s), target)
         t_label = t_first.gather(1, target.view(-1, 1))
         loss = loss + self.ALPHA * (torch.exp(t_label / (self.BETA_REG * self.tau_s)) - 1).mean()
@@ -137,4 +139,4 @@ class Runner:
 
     def describe(self) -> dict:
         return {"library": f"torch {torch.__version__}", "threads": torch.get_num_threads(),
-                "device": str(self.device)}
+                "device": str(self.device), "settings": torch_settings.label(self.setting)}
