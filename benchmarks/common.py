@@ -169,9 +169,9 @@ def serve_windows(runner, batches, *, warmup: int) -> None:
 class WindowWorker:
     """Parent side: one worker process speaking the window protocol."""
 
-    def __init__(self, name: str, argv: list):
+    def __init__(self, name: str, argv: list, env: dict | None = None):
         self.name = name
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
         self.proc = subprocess.Popen([sys.executable, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, bufsize=1, env=env)
 
@@ -212,12 +212,13 @@ def interleaved(workers: dict, *, windows: int, batches_per_window: int, batch: 
     the workers taking turns (the first of a round rotates: ABC, BCA, CAB, ...), then finish
     each in turn. Every worker but the one whose turn it is stays stopped (``pause``), so
     the one timed has the machine to itself but for load from outside. ``workers``:
-    ``{name: argv}``. Returns ``{name: summary}``."""
+    ``{name: argv}`` or ``{name: (argv, extra environment)}``. Returns ``{name: summary}``."""
     started, out = {}, {}
     try:
         for name, argv in workers.items():
             print(f"  starting {name} ...", file=sys.stderr, flush=True)
-            started[name] = WindowWorker(name, argv)
+            argv, env = argv if isinstance(argv, tuple) else (argv, None)
+            started[name] = WindowWorker(name, argv, env)
             out[name] = {"ready": started[name].read(), "windows_s": []}
             started[name].pause()
         names = list(started)

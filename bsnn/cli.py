@@ -138,6 +138,10 @@ def _add_train_arguments(p: argparse.ArgumentParser):
                    help="checkpointed forward pass: memory bounded in --steps (BPTT recomputes; evaluation too)")
     g.add_argument("--steps", type=_positive_int("--steps"), default=S, help=f"time steps T {M}")
     g.add_argument("--dt", type=_quantity("TIME", "--dt"), default=S, help=f"(default {d['dt']})")
+    g.add_argument("--neuron", type=_choice_list("--neuron", defaults.NEURONS), default=S,
+                   help=f"neuron kind of the hidden layers (default {d['neuron']})")
+    g.add_argument("--neuron-option", type=_key_value("--neuron-option"), action="append", default=S,
+                   metavar="KEY=VALUE", help="a neuron kind's own parameter, e.g. tau_adapt=200ms, beta_adapt=0.2mV")
     g.add_argument("--tau-mem", type=_quantity("TIME", "--tau-mem"), default=S, help=f"(default {d['tau_mem']})")
     g.add_argument("--tau-syn", type=_quantity("TIME", "--tau-syn"), default=S, help=f"(default {d['tau_syn']})")
     g.add_argument("--threshold", type=_quantity("VOLTAGE", "--threshold"), default=S,
@@ -179,6 +183,8 @@ def _add_train_arguments(p: argparse.ArgumentParser):
     g.add_argument("--overwrite", action="store_true",
                    help="start over in an --out that holds a run (its files are removed once every check passed)")
     g.add_argument("--quiet", action="store_true", default=S, help="no progress bar or per-epoch lines")
+    g.add_argument("--explain", action="store_true",
+                   help="print which execution path each layer takes, and why, before training")
     g = p.add_argument_group("parallel (data-parallel over a device mesh; see bsnn.parallel)")
     g.add_argument("--devices", type=_positive_int("--devices"), default=S,
                    help="shard each batch over this many local devices")
@@ -216,8 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _OPTION_LISTS = {"method_option": "method_options", "encoder_option": "encoder_options",
-                 "loss_option": "loss_options"}
-_NOT_SETTINGS = ("command", "config", "resume", "overwrite", "coordinator", "num_processes", "process_id")
+                 "loss_option": "loss_options", "neuron_option": "neuron_options"}
+_NOT_SETTINGS = ("command", "config", "resume", "overwrite", "coordinator", "num_processes", "process_id",
+                 "explain")
 
 
 def _numbers(given: dict, name: str, parse, parser):
@@ -328,6 +335,8 @@ def _train_run(args, parser) -> int:
                 parser.error(f"--out {cfg.out} already holds a run; use --resume {cfg.out} to continue it "
                              f"or --overwrite to start over")
         trainer = Trainer(cfg, resume=bool(args.resume), overwrite=args.overwrite)
+        if args.explain:
+            print(f"execution plan ({cfg.method}):\n{trainer.method.plan(trainer.model)}", file=sys.stderr)
         if args.resume:
             if trainer.finished:
                 last = trainer.history[-1] if trainer.history else {}
@@ -385,8 +394,61 @@ def _eval(args) -> int:
     return 0
 
 
+def plot_run(out_dir: str, sample: int = 0, data_dir: str | None = None, figures: str | None = None) -> list:
+    """``bsnn plot OUT``: ``learning_curves.png``, ``raster.png`` and ``membrane.png`` of test
+    sample ``sample`` for the run in ``out_dir``, written to ``figures`` (default ``out_dir``);
+    nothing else is written. Returns the paths."""
+    import jax
+
+    from bsnn.plot import sample_figures
+    from bsnn.train import EVAL_KEY, Trainer
+    trainer = Trainer.from_run(out_dir, data_dir=data_dir)
+    ds = trainer.dataset
+    figures = out_dir if figures is None else figures
+    if os.path.exists(figures) and not os.path.isdir(figures):
+        raise ValueError(f"--to {figures}: it is a file, not a directory")
+    if not 0 <= sample < len(ds.y_test):
+        raise ValueError(f"--sample must lie in [0, {len(ds.y_test)}), got {sample}")
+    x = trainer.encoder(ds.x_test[sample:sample + 1], jax.random.fold_in(trainer.key, EVAL_KEY))
+    out = trainer.model.run(x)
+    if hasattr(trainer.method, "run"):        # the method's own read-out (EventProp: interpolated times)
+        out = out._replace(first_spike_time=trainer.method.run(trainer.model, trainer.model.weights(),
+                                                               x).first_spike_time)
+    label = int(ds.y_test[sample])
+    pred = int(trainer.method.loss.predict(out)[0])
+    return sample_figures(trainer.model, x, trainer.history, figures, label=label,
+                          caption=f"test sample {sample}: label {label}, predicted {pred}")
+
+
+def export_run(out_dir: str, nir_path: str, data_dir: str | None = None) -> int:
+    """``bsnn export OUT --nir FILE``: write the newest checkpoint of run ``OUT`` as a NIR graph."""
+    import warnings
+
+    from bsnn.nir import NIRConventionWarning, _nir, export
+    from bsnn.train import Trainer
+    try:
+        _nir()
+        if os.path.isdir(nir_path):
+            raise ValueError(f"--nir {nir_path}: it is a directory; give a file name (e.g. {nir_path}/model.nir)")
+        trainer = Trainer.from_run(out_dir, data_dir=data_dir, quiet=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NIRConventionWarning)
+            export(trainer.model, nir_path)
+    except (ImportError, FileNotFoundError, ValueError, RuntimeError) as err:
+        print(f"bsnn export: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"bsnn export: error: cannot write {nir_path}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    for warning in caught:
+        print(f"bsnn export: note: {warning.message}", file=sys.stderr)
+    sizes = "-".join(str(s) for s in trainer.model.sizes)
+    print(f"wrote {nir_path}: NIR graph of the {sizes} network of {out_dir} (epoch {trainer.epoch}, "
+          f"dt = {trainer.model.dt_ms:g} ms)")
+    return 0
+
+
 def _plot(args) -> int:
-    from bsnn.plot import plot_run
     for path in plot_run(args.out, sample=args.sample, data_dir=args.data_dir, figures=args.figures):
         print(path)
     return 0
@@ -402,8 +464,7 @@ def main(argv=None) -> int:
         if args.command == "eval":
             return _eval(args)
         if args.command == "export":
-            from bsnn.nir import export_command
-            return export_command(args.out, args.nir, data_dir=args.data_dir)
+            return export_run(args.out, args.nir, data_dir=args.data_dir)
         return _plot(args)
     except (FileNotFoundError, ValueError, RuntimeError, CheckpointError) as err:
         return _error(args.command, err)

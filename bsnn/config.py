@@ -51,6 +51,8 @@ class TrainConfig:
     checkpoint: bool = False         # checkpointed forward pass (bounded memory in T), training and evaluation
     steps: Optional[int] = None
     dt: Any = None
+    neuron: Any = None                       # a bsnn.neurons kind, or one per layer
+    neuron_options: dict = field(default_factory=dict)   # the kinds' own parameters, e.g. tau_adapt
     tau_mem: Any = None
     tau_syn: Any = None
     threshold: Any = None
@@ -189,7 +191,24 @@ def build_model(cfg: TrainConfig, n_in: int, n_classes: int) -> SpikingClassifie
         w_scale=_layer_values(cfg.w_scale, "w_scale", None, n_layers),
         w_mean=_layer_values(cfg.w_mean, "w_mean", None, n_layers),
         readout=cfg.readout, recurrent=bool(cfg.recurrent), checkpoint=bool(cfg.checkpoint),
-        dt=units.parse_quantity(cfg.dt, "--dt", units.TIME))
+        dt=units.parse_quantity(cfg.dt, "--dt", units.TIME),
+        neuron=_layer_values(cfg.neuron, "neuron", None, n_layers),
+        **_neuron_options(cfg.neuron_options, n_layers))
+
+
+def _neuron_options(options: dict, n_layers: int) -> dict:
+    """``{"tau_adapt": "200ms"}`` -> quantities, checked against the neuron kinds' parameters."""
+    from bsnn import neurons
+    known = {}
+    for neuron in neurons.NEURONS.values():
+        for name, (kind, _) in neuron.parameters.items():
+            known[name] = getattr(units, kind)
+    out = {}
+    for name, value in options.items():
+        if name not in known:
+            raise ValueError(f"--neuron-option {name}: no neuron kind takes it (known: {sorted(known) or 'none'})")
+        out[name] = _layer_values(value, name, known[name], n_layers)
+    return out
 
 
 def build_method(cfg: TrainConfig):

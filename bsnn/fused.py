@@ -1,7 +1,7 @@
 """A hidden LIF layer fused with the next layer's input projection (layerwise schedule).
 
 ``lif_layer_projected(spec, drive, w_next, ...)`` runs one feed-forward spiking hidden
-layer (``can_fuse``: the conditions of ``bsnn.layer_vjp.supports_fast_vjp``) and returns,
+layer (one that ``bsnn.execution.plan`` sends down the ``fused`` or ``native`` path) and returns,
 instead of its ``[T, B, N]`` spike train, what the rest of the network reads from it:
 
     y[t]   = S[t] @ W_next                 [T, B, M]  the next layer's drive (bias added by the caller)
@@ -26,7 +26,7 @@ small matmuls run beside the next step's elementwise work on another core. Gradi
 equal those of the unfused path up to the order of float summation
 (``tests/test_bptt.py::test_fused_readout_matches_unfused``).
 
-On the CPU backend, when ``bsnn.native.supports`` the layer (scalar constants, a named
+On the CPU backend, when ``bsnn.native.supports`` the layer (the ``native`` path of the plan) (scalar constants, a named
 surrogate, a next layer of at most ``bsnn.native.MAX_NEXT`` units), the same operation runs
 as a compiled C++ kernel instead of these loops: the same spikes bit for bit, gradients
 equal up to summation order (``tests/test_native.py``), and no ``[T, B, N]`` array at all
@@ -42,17 +42,12 @@ from jax.custom_derivatives import SymbolicZero
 
 from bsnn import native
 from bsnn.layer_vjp import adjoint_step, supports_fast_vjp, surrogate_slope
-from bsnn.neuron import lif_step, spike_argument, zero_state
+from bsnn.neurons.lif import lif_step, spike_argument, zero_state
 
-__all__ = ["can_fuse", "lif_layer_projected"]
+__all__ = ["lif_layer_projected"]
 
 UNROLL = 5    # at most this many steps per loop iteration (the largest divisor of T up to it)
 NARROW = 16   # up to this many next-layer units, g_y[t] @ W^T is written out as a sum of outer products
-
-
-def can_fuse(spec) -> bool:
-    """The layer spikes and has the hand-written reverse pass (then it can be fused)."""
-    return supports_fast_vjp(spec) and spec.constants.spiking
 
 
 def _unroll(steps: int) -> int:
@@ -74,15 +69,20 @@ def _batch_contract(a: jax.Array, b: jax.Array) -> jax.Array:
     return jax.lax.dot_general(a, b, (((0,), (0,)), ((), ())))
 
 
-def lif_layer_projected(spec, drive: jax.Array, w_next: jax.Array, steps: int, batch: int, constant: bool):
+def lif_layer_projected(spec, drive: jax.Array, w_next: jax.Array, steps: int, batch: int, constant: bool,
+                        kernel: bool | None = None):
     """``(y, counts)``: ``y [T, B, M] = S[t] @ w_next`` per step and ``counts [B, N] = sum_t S[t]``.
 
     Args:
-      spec: the hidden layer's ``LayerSpec`` (``can_fuse(spec)``).
+      spec: the hidden layer's ``LayerSpec`` (a spiking LIF layer the plan fuses).
       drive: its projected input, ``[T, B, N]``, or ``[B, N]`` repeated every step when ``constant``.
       w_next: ``[N, M]`` the next layer's input weights.
+      kernel: run the compiled CPU kernel (``bsnn.execution.plan`` decides; ``None``: when
+        ``bsnn.native.supports`` the layer).
     """
-    if native.supports(spec, drive.dtype, w_next.shape[1]):
+    if kernel is None:
+        kernel = native.supports(spec, drive.dtype, w_next.shape[1])
+    if kernel:
         return _native_layer(spec, drive, w_next, steps, constant)
     c = spec.constants
     unroll = _unroll(steps)

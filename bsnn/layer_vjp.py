@@ -1,6 +1,6 @@
 """One feed-forward LIF layer over time with a hand-written BPTT reverse pass.
 
-The forward pass is ``bsnn.neuron.lif_step`` in a ``brainstate.transform.for_loop``. The
+The forward pass is ``bsnn.neurons.lif.lif_step`` in a ``brainstate.transform.for_loop``. The
 reverse pass is the exact surrogate-gradient BPTT of that loop when the reset is detached
 (``detach_reset=True``) and the layer has no recurrent weights: then the adjoint is linear,
 
@@ -25,15 +25,32 @@ import brainstate
 import jax
 import jax.numpy as jnp
 
-from bsnn.neuron import is_zero, lif_step, spike_argument, zero_state
+from bsnn.neurons.lif import is_zero, lif_step, spike_argument, zero_state
 
-__all__ = ["supports_fast_vjp", "lif_layer", "surrogate_slope", "adjoint_step"]
+__all__ = ["obstacles", "supports_fast_vjp", "lif_layer", "surrogate_slope", "adjoint_step"]
+
+
+def obstacles(spec) -> list:
+    """Why the hand-written reverse pass does not apply (empty: it does). It needs a neuron
+    with the ``layer-adjoint`` capability, a detached reset, no recurrence and a
+    ``braintools`` surrogate."""
+    from bsnn import neurons
+    out = []
+    neuron = neurons.get(spec.neuron)
+    if "layer-adjoint" not in neuron.capabilities:
+        out.append(f"the {neuron.name!r} neuron has no hand-written layer adjoint")
+    if not spec.constants.detach_reset:
+        out.append("the reset is not detached (detach_reset=False)")
+    if spec.recurrent:
+        out.append("the layer is recurrent")
+    if spec.constants.spiking and not hasattr(spec.spike_fn, "surrogate_grad"):
+        out.append(f"the spike function {type(spec.spike_fn).__name__} has no surrogate_grad")
+    return out
 
 
 def supports_fast_vjp(spec) -> bool:
-    """The hand-written reverse pass applies: detached reset, no recurrence, a braintools surrogate."""
-    return (spec.constants.detach_reset and not spec.recurrent
-            and (not spec.constants.spiking or hasattr(spec.spike_fn, "surrogate_grad")))
+    """The hand-written reverse pass applies (``obstacles`` is empty)."""
+    return not obstacles(spec)
 
 
 def surrogate_slope(spec, v: jax.Array) -> jax.Array:

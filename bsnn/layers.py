@@ -21,9 +21,9 @@ import brainunit as u
 import jax.numpy as jnp
 import numpy as np
 
-from bsnn import units
+from bsnn import neurons, units
 from bsnn.network import LayerSpec, LayerWeights
-from bsnn.neuron import LIFConstants
+from bsnn.neurons.base import compact as _compact
 from bsnn.surrogates import get_surrogate
 
 __all__ = ["CubaLIF", "LeakyReadout"]
@@ -59,6 +59,9 @@ class CubaLIF(brainstate.nn.Module):
         as EventProp set-ups usually start).
       rec_scale: recurrent weights are drawn ``N(0, rec_scale^2 / n_out)``.
       bias: learn a bias current.
+      neuron: the neuron kind, a name from ``bsnn.neurons.KINDS`` (``"lif"``, ``"alif"``).
+      **neuron_params: the kind's own parameters (``bsnn.neurons.get(neuron).parameters``,
+        e.g. ``tau_adapt=200*u.ms, beta_adapt=0.2*u.mV`` for ``"alif"``); defaults otherwise.
 
     Raises:
       ValueError: a parameter of the wrong dimension or out of range, naming it.
@@ -68,8 +71,15 @@ class CubaLIF(brainstate.nn.Module):
                  V_th=1 * u.mV, V_reset=0 * u.mV, V_rest=0 * u.mV, reset: str = "soft",
                  surrogate="atan", recurrent: bool = False, spiking: bool = True,
                  detach_reset: bool = True, dt=1 * u.ms, w_scale: float = 1.0, w_mean: float = 0.0,
-                 rec_scale: float = 0.5, bias: bool = True, name: str | None = None):
+                 rec_scale: float = 0.5, bias: bool = True, name: str | None = None, neuron: str = "lif",
+                 **neuron_params):
         super().__init__(name=name)
+        self.kind = neurons.get(neuron)
+        unknown = sorted(set(neuron_params) - set(self.kind.parameters))
+        if unknown:
+            allowed = ", ".join(self.kind.parameters) or "none"
+            raise TypeError(f"CubaLIF got {unknown}, which the {self.kind.name!r} neuron does not take "
+                            f"(its own parameters: {allowed})")
         self.n_in = _positive_int(n_in, "n_in")
         self.n_out = _positive_int(n_out, "n_out")
         dt_ms = units.to_mantissa(dt, "dt", units.TIME)
@@ -100,10 +110,17 @@ class CubaLIF(brainstate.nn.Module):
         with np.errstate(divide="ignore", over="ignore"):
             alpha = np.where(np.asarray(tau_syn_ms) > 0, np.exp(-dt_ms / np.maximum(tau_syn_ms, 1e-30)), 0.0)
         beta = np.exp(-dt_ms / np.asarray(tau_mem_ms))
-        self.constants = LIFConstants(
-            alpha=_compact(alpha), beta=_compact(beta), v_th=_compact(v_th),
-            v_reset=_compact(v_reset), v_rest=_compact(v_rest), spiking=self.spiking,
-            soft_reset=(reset == "soft"), detach_reset=bool(detach_reset))
+        core = dict(alpha=_compact(alpha), beta=_compact(beta), v_th=_compact(v_th),
+                    v_reset=_compact(v_reset), v_rest=_compact(v_rest), spiking=self.spiking,
+                    soft_reset=(reset == "soft"), detach_reset=bool(detach_reset))
+        # the kind's own parameters: given (a quantity) or its default, as mantissas in ms / mV
+        self.neuron_params, extra = {}, {}
+        for pname, (kind_name, default) in self.kind.parameters.items():
+            kind = getattr(units, kind_name)
+            value = neuron_params.get(pname, default * (u.ms if kind is units.TIME else u.mV))
+            self.neuron_params[pname] = value
+            extra[pname] = units.to_mantissa(value, pname, kind, allow_array=True)
+        self.constants = self.kind.constants(dt_ms, core, extra)
         self.dt_ms = dt_ms
 
         # brainstate / brainpy.state composition (weights live here as ParamStates). brainpy is
@@ -121,16 +138,17 @@ class CubaLIF(brainstate.nn.Module):
         if np.any(np.asarray(tau_syn_ms) > 0):
             self.syn = brainpy.state.Expon(self.n_out, tau=tau_syn,
                                            g_initializer=braintools.init.Constant(0.0 * u.mA))
-        self.neuron = brainpy.state.LIF(
-            self.n_out, R=1.0 * u.ohm, tau=tau_mem,
-            V_th=V_th if self.spiking else _NEVER * u.mV, V_reset=V_reset, V_rest=V_rest,
-            V_initializer=braintools.init.Constant(0.0 * u.mV),
-            spk_fun=self.surrogate, spk_reset=reset)
+        try:
+            self.neuron = self.kind.brainpy_twin(
+                self.n_out, tau_mem=tau_mem, V_th=V_th if self.spiking else _NEVER * u.mV, V_reset=V_reset,
+                V_rest=V_rest, spk_fun=self.surrogate, spk_reset=reset, **self.neuron_params)
+        except NotImplementedError:      # a kind without a brainpy.state twin: the pure path only
+            self.neuron = None
 
     # ---- arrays for the fast pure path -------------------------------------------------
     @property
     def spec(self) -> LayerSpec:
-        return LayerSpec(self.n_in, self.n_out, self.constants, self.surrogate, self.is_recurrent)
+        return LayerSpec(self.n_in, self.n_out, self.constants, self.surrogate, self.is_recurrent, self.kind.name)
 
     def weights(self) -> LayerWeights:
         p = self.linear.weight.value
@@ -138,7 +156,14 @@ class CubaLIF(brainstate.nn.Module):
         return LayerWeights(p["weight"], p.get("bias"), w_rec)
 
     # ---- stateful stepping with brainpy.state (physical units) -------------------------
+    def _twin(self):
+        if self.neuron is None:
+            raise NotImplementedError(f"the {self.kind.name!r} neuron has no brainpy.state twin to step; "
+                                      f"run the layer with bsnn.network.simulate (model.run) instead")
+        return self.neuron
+
     def init_state(self, batch_size: int | None = None, **kwargs):
+        self._twin()
         if self.syn is not None:
             self.syn.init_state(batch_size)
         self.neuron.init_state(batch_size)
@@ -162,8 +187,10 @@ class CubaLIF(brainstate.nn.Module):
     def __repr__(self):
         kind = "CubaLIF" if self.spiking else "LeakyReadout"
         rec = ", recurrent" if self.is_recurrent else ""
-        return (f"{kind}({self.n_in} -> {self.n_out}, tau_mem={self.tau_mem}, tau_syn={self.tau_syn}, "
-                f"V_th={self.V_th}, reset={self.reset}{rec})")
+        extra = "".join(f", {k}={v}" for k, v in self.neuron_params.items())
+        neuron = f", neuron={self.kind.name!r}" if self.kind.name != "lif" else ""
+        return (f"{kind}({self.n_in} -> {self.n_out}{neuron}, tau_mem={self.tau_mem}, tau_syn={self.tau_syn}, "
+                f"V_th={self.V_th}, reset={self.reset}{extra}{rec})")
 
 
 def LeakyReadout(n_in: int, n_out: int, **kwargs) -> CubaLIF:
@@ -171,9 +198,3 @@ def LeakyReadout(n_in: int, n_out: int, **kwargs) -> CubaLIF:
     kwargs.pop("spiking", None)
     kwargs.pop("recurrent", None)
     return CubaLIF(n_in, n_out, spiking=False, **kwargs)
-
-
-def _compact(a):
-    """A scalar stays a Python float (folded into the compiled loop); arrays get the run's float dtype."""
-    a = np.asarray(a)
-    return float(a) if a.ndim == 0 else jnp.asarray(a, brainstate.environ.dftype())

@@ -18,6 +18,7 @@ import brainunit as u
 import jax
 import numpy as np
 
+from bsnn import execution, neurons
 from bsnn.encode import Repeated
 from bsnn.layers import CubaLIF
 from bsnn.network import NetworkOutput, simulate
@@ -68,18 +69,24 @@ class SpikingClassifier(brainstate.nn.Module):
       checkpoint: recompute the forward pass in the backward pass (bounded memory).
       detach_reset: no gradient through the reset term (as in ``CubaLIF``).
       bias: learn a bias current (as in ``CubaLIF``).
+      neuron: the neuron kind (``bsnn.neurons.KINDS``): one name for the hidden layers (and a
+        spiking read-out; a leaky read-out is always the LIF integrator), or one per layer.
+      **neuron_params: parameters of the kinds (e.g. ``tau_adapt``, ``beta_adapt`` for
+        ``"alif"``), one value or one per layer; each layer takes those its kind has.
     """
 
     def __init__(self, sizes: Sequence[int], *, tau_mem=20 * u.ms, tau_syn=5 * u.ms,
                  V_th=1 * u.mV, V_reset=0 * u.mV, V_rest=0 * u.mV, reset="soft",
                  surrogate="atan", readout: str = "leaky", recurrent=False, dt=1 * u.ms,
                  w_scale=3.0, w_mean=0.0, hoist: bool = True, checkpoint: bool = False,
-                 detach_reset: bool = True, bias: bool = True):
+                 detach_reset: bool = True, bias: bool = True, neuron="lif", **neuron_params):
         super().__init__()
         self.arguments = dict(sizes=list(sizes), tau_mem=tau_mem, tau_syn=tau_syn, V_th=V_th, V_reset=V_reset,
                               V_rest=V_rest, reset=reset, surrogate=surrogate, readout=readout,
                               recurrent=recurrent, dt=dt, w_scale=w_scale, w_mean=w_mean, hoist=hoist,
                               checkpoint=checkpoint, detach_reset=detach_reset, bias=bias)
+        if neuron != "lif" or neuron_params:
+            self.arguments.update(neuron=neuron, **neuron_params)
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output size, got {sizes}")
@@ -90,6 +97,19 @@ class SpikingClassifier(brainstate.nn.Module):
                      reset=reset, surrogate=surrogate, w_scale=w_scale, w_mean=w_mean)
         per_layer = {k: _per_layer(k, given[k], n_layers) for k in _PER_LAYER}
         rec = _per_layer("recurrent", recurrent, n_layers - 1) if n_layers > 1 else []
+        for name in (neuron if isinstance(neuron, (list, tuple)) else [neuron]):
+            neurons.get(name)                 # an unknown kind is refused, read-out or not
+        if isinstance(neuron, (list, tuple)):
+            kinds = _per_layer("neuron", neuron, n_layers)
+        else:
+            kinds = [neuron] * (n_layers - 1) + [neuron if readout == "spiking" else "lif"]
+        kinds = [neurons.get(k) for k in kinds]
+        taken = set().union(*(k.parameters for k in kinds))
+        unused = sorted(set(neuron_params) - taken)
+        if unused:
+            raise TypeError(f"SpikingClassifier got {unused}, which none of its layers' neurons "
+                            f"({sorted({k.name for k in kinds})}) takes")
+        extra = {name: _per_layer(name, value, n_layers) for name, value in neuron_params.items()}
         self.sizes, self.readout, self.dt = sizes, readout, dt
         self.hoist, self.checkpoint = bool(hoist), bool(checkpoint)
         layers = []
@@ -98,7 +118,8 @@ class SpikingClassifier(brainstate.nn.Module):
             layers.append(CubaLIF(
                 sizes[k], sizes[k + 1], dt=dt, detach_reset=detach_reset, bias=bias,
                 spiking=not (last and readout == "leaky"), recurrent=(not last) and bool(rec[k]),
-                **{name: per_layer[name][k] for name in _PER_LAYER}))
+                neuron=kinds[k].name, **{name: per_layer[name][k] for name in _PER_LAYER},
+                **{name: extra[name][k] for name in extra if name in kinds[k].parameters}))
         self.layers = layers
         self.dt_ms = layers[0].dt_ms
 
@@ -117,14 +138,23 @@ class SpikingClassifier(brainstate.nn.Module):
     def weights(self):
         return [layer.weights() for layer in self.layers]
 
+    def plan(self, *, record: bool = False, hoist: bool | None = None, checkpoint: bool | None = None,
+             avoid=(), dtype=None) -> execution.Plan:
+        """Which path each layer's loop takes, and why (``bsnn.execution.plan``); ``print`` it."""
+        return execution.plan(self.specs, hoist=self.hoist if hoist is None else hoist,
+                              checkpoint=self.checkpoint if checkpoint is None else checkpoint,
+                              record=record, avoid=avoid, dtype=dtype or brainstate.environ.dftype())
+
     def run(self, x, *, record: bool = False, hoist: bool | None = None,
-            checkpoint: bool | None = None) -> NetworkOutput:
-        """Simulate from rest. ``x: [T, B, N_in]`` (array or ``Repeated``) -> ``NetworkOutput``."""
+            checkpoint: bool | None = None, plan: execution.Plan | None = None) -> NetworkOutput:
+        """Simulate from rest. ``x: [T, B, N_in]`` (array or ``Repeated``) -> ``NetworkOutput``.
+
+        ``plan`` (from ``plan()``) fixes each layer's path; otherwise it follows from
+        ``hoist``, ``checkpoint`` and ``record``."""
         check_input(x, self.n_in)
-        return simulate(self.specs, self.weights(), x, dt=self.dt_ms,
-                        hoist=self.hoist if hoist is None else hoist,
-                        checkpoint=self.checkpoint if checkpoint is None else checkpoint,
-                        record=record)
+        if plan is None:
+            plan = self.plan(record=record, hoist=hoist, checkpoint=checkpoint, dtype=x.dtype)
+        return simulate(self.specs, self.weights(), x, dt=self.dt_ms, record=record, plan=plan)
 
     # ---- stateful stepping through the brainpy.state composition -----------------------
     def init_state(self, batch_size: int | None = None, **kwargs):

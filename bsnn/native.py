@@ -54,7 +54,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["arch", "available", "supports", "fused_forward", "fused_backward"]
+__all__ = ["arch", "available", "supports", "obstacles", "fused_forward", "fused_backward"]
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels", "lif_cpu.cc")
 # -ffp-contract=off: only the source's std::fma calls fuse. -fno-trapping-math: no floating-point
@@ -225,13 +225,31 @@ def _surrogate(spike_fn):
     return (kind, *(float(v) for v in values))
 
 
-def supports(spec, dtype, n_next: int) -> bool:
-    """The kernels can run this fused layer, feeding ``n_next`` units (see the module docstring);
-    builds them on first use."""
+def obstacles(spec, dtype, n_next: int) -> list:
+    """Why the kernels cannot run this fused layer feeding ``n_next`` units (empty: they can;
+    see the module docstring). Builds them on first use."""
     c = spec.constants
-    scalars = all(np.ndim(x) == 0 for x in (c.alpha, c.beta, c.v_th, c.v_reset, c.v_rest))
-    return (jax.default_backend() == "cpu" and scalars and c.spiking and _surrogate(spec.spike_fn) is not None
-            and n_next <= MAX_NEXT and jnp.dtype(dtype) in (jnp.float32, jnp.float64) and available())
+    out = []
+    if jax.default_backend() != "cpu":
+        out.append(f"the backend is {jax.default_backend()}, the kernel is CPU-only")
+    if not all(np.ndim(x) == 0 for x in (c.alpha, c.beta, c.v_th, c.v_reset, c.v_rest)):
+        out.append("per-neuron constants (the kernel takes one value per layer)")
+    if not c.spiking:
+        out.append("the layer does not spike")
+    if _surrogate(spec.spike_fn) is None:
+        out.append(f"the surrogate {type(spec.spike_fn).__name__} is not one of the kernel's")
+    if n_next > MAX_NEXT:
+        out.append(f"the next layer has {n_next} units (the kernel feeds at most {MAX_NEXT})")
+    if jnp.dtype(dtype) not in (jnp.float32, jnp.float64):
+        out.append(f"dtype {jnp.dtype(dtype).name} (the kernel runs float32 and float64)")
+    if not out and not available():
+        out.append("the kernel is not available here (BSNN_NATIVE=0, no compiler, or its build failed)")
+    return out
+
+
+def supports(spec, dtype, n_next: int) -> bool:
+    """The kernels can run this fused layer, feeding ``n_next`` units; builds them on first use."""
+    return not obstacles(spec, dtype, n_next)
 
 
 def _layer_attrs(spec, constant: bool) -> dict:

@@ -3,7 +3,7 @@
 ``simulate(specs, weights, x)`` runs the network on ``x: [T, B, N_in]`` and returns a
 ``NetworkOutput``. It is a pure function of its arrays (``jax.grad``, ``jax.jit``,
 ``jax.vmap`` and sharding apply), built on ``brainstate.transform.for_loop`` with the
-per-step math of ``bsnn.neuron.lif_step``. Three schedules give the same numbers:
+per-step math of ``bsnn.neurons.lif.lif_step``. Three schedules give the same numbers:
 
 * ``hoist=True`` (default): layer by layer. A layer's input is projected for all
   steps with one batched matmul before its loop (a ``Repeated`` constant input only
@@ -22,6 +22,12 @@ per-step math of ``bsnn.neuron.lif_step``. Three schedules give the same numbers
   the backward pass instead of storing every step's state; only the output layer's
   ``[T, B, C]`` trace and the per-layer spike counts are kept. Memory for long
   rollouts stays bounded.
+
+Which loop runs each layer (compiled kernel, fused, hand-written adjoint, generic) is
+chosen in one place, ``bsnn.execution.plan``; ``simulate(..., plan=...)`` follows a given
+plan. A layer's neuron is ``LayerSpec.neuron`` (a ``bsnn.neurons`` kind): the generic
+loops step it through its own ``step``; the faster paths exist for the neurons with the
+capabilities they need.
 """
 
 from __future__ import annotations
@@ -32,10 +38,10 @@ import brainstate
 import jax
 import jax.numpy as jnp
 
+from bsnn import execution, neurons
 from bsnn.encode import Repeated
-from bsnn.fused import can_fuse, lif_layer_projected
-from bsnn.layer_vjp import lif_layer, supports_fast_vjp
-from bsnn.neuron import LIFConstants, LIFState, lif_step, zero_state
+from bsnn.fused import lif_layer_projected
+from bsnn.layer_vjp import lif_layer
 
 __all__ = ["LayerSpec", "LayerWeights", "NetworkOutput", "simulate", "project"]
 
@@ -45,9 +51,10 @@ class LayerSpec(NamedTuple):
 
     n_in: int
     n_out: int
-    constants: LIFConstants
+    constants: NamedTuple          # the neuron kind's constants (bsnn.neurons.lif.LIFConstants, ...)
     spike_fn: Callable[[jax.Array], jax.Array]
     recurrent: bool = False
+    neuron: str = "lif"            # a bsnn.neurons kind
 
 
 class LayerWeights(NamedTuple):
@@ -87,13 +94,14 @@ def project(x, w: LayerWeights):
 
 def _layer_loop(spec: LayerSpec, w: LayerWeights, drive, steps: int, batch: int, constant: bool):
     """Run one layer over time given its projected drive; returns ``(spikes, v)`` each ``[T, B, N]``."""
-    state = brainstate.ShortTermState(zero_state(batch, spec.n_out, drive.dtype))
+    neuron = neurons.get(spec.neuron)
+    state = brainstate.ShortTermState(neuron.zero_state(batch, spec.n_out, drive.dtype))
 
     def body(d):
         last = state.value
         if spec.recurrent:
             d = d + jnp.matmul(last.s, w.w_rec)
-        new = lif_step(last, d, spec.constants, spec.spike_fn)
+        new = neuron.step(last, d, spec.constants, spec.spike_fn)
         state.value = new
         return new.s, new.v
 
@@ -102,7 +110,7 @@ def _layer_loop(spec: LayerSpec, w: LayerWeights, drive, steps: int, batch: int,
     return brainstate.transform.for_loop(body, drive)
 
 
-def _simulate_layerwise(specs, weights, x, record):
+def _simulate_layerwise(specs, weights, x, record, paths):
     steps, batch = x.shape[0], x.shape[1]
     last = len(specs) - 1
     inp, drive, spikes, volts, counts = x, None, [], [], []
@@ -110,14 +118,15 @@ def _simulate_layerwise(specs, weights, x, record):
         constant = isinstance(inp, Repeated)
         if drive is None:                  # not already produced by the layer below (fused)
             drive = project(inp.value if constant else inp, w)
-        if k < last and not record and can_fuse(spec):
+        if paths[k] in ("native", "fused"):
             nxt = weights[k + 1]
-            y, c = lif_layer_projected(spec, drive, nxt.w, steps, batch, constant)
+            y, c = lif_layer_projected(spec, drive, nxt.w, steps, batch, constant,
+                                       kernel=paths[k] == "native")
             drive = y if nxt.b is None else y + nxt.b
             counts.append(c)
             inp = None                     # the next layer's drive is [T, B, M]: not constant
             continue
-        if supports_fast_vjp(spec):
+        if paths[k] == "adjoint":
             s, v = lif_layer(spec, drive, steps, batch, constant, with_v=record or k == last)
         else:
             s, v = _layer_loop(spec, w, drive, steps, batch, constant)
@@ -135,7 +144,8 @@ def _simulate_stepwise(specs, weights, x, record, checkpoint):
     # A constant input is projected once, outside the loop (it costs no memory in T).
     first_drive = project(x.value, weights[0]) if constant else None
     dtype = x.dtype
-    states = brainstate.ShortTermState(tuple(zero_state(batch, s.n_out, dtype) for s in specs))
+    kinds = [neurons.get(s.neuron) for s in specs]
+    states = brainstate.ShortTermState(tuple(n.zero_state(batch, s.n_out, dtype) for n, s in zip(kinds, specs)))
     counts = brainstate.ShortTermState(tuple(jnp.zeros((batch, s.n_out), dtype) for s in specs))
 
     def body(*x_t):
@@ -145,7 +155,7 @@ def _simulate_stepwise(specs, weights, x, record, checkpoint):
             d = first_drive if (k == 0 and first_drive is not None) else project(inp, w)
             if spec.recurrent:
                 d = d + jnp.matmul(last.s, w.w_rec)
-            new = lif_step(last, d, spec.constants, spec.spike_fn)
+            new = kinds[k].step(last, d, spec.constants, spec.spike_fn)
             new_states.append(new)
             inp = new.s
         states.value = tuple(new_states)
@@ -163,7 +173,8 @@ def _simulate_stepwise(specs, weights, x, record, checkpoint):
 
 
 def simulate(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights], x, *, dt: float,
-             hoist: bool = True, checkpoint: bool = False, record: bool = False) -> NetworkOutput:
+             hoist: bool = True, checkpoint: bool = False, record: bool = False,
+             plan: Optional[execution.Plan] = None) -> NetworkOutput:
     """Run the network from rest over all steps of ``x``.
 
     Args:
@@ -174,9 +185,15 @@ def simulate(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights], x, *, 
       hoist: layer-by-layer schedule with hoisted projections (see the module docstring).
       checkpoint: all layers per step in a checkpointed loop; same numbers either way.
       record: also return every layer's spike and membrane traces.
+      plan: the ``bsnn.execution.plan`` to follow (default: that of these arguments); a
+        given plan's schedule wins over ``hoist`` and ``checkpoint``.
     """
-    if checkpoint or not hoist:
-        out_s, out_v, counts, rec = _simulate_stepwise(specs, weights, x, record, checkpoint)
+    if plan is None:
+        plan = execution.plan(specs, hoist=hoist, checkpoint=checkpoint, record=record, dtype=x.dtype)
     else:
-        out_s, out_v, counts, rec = _simulate_layerwise(specs, weights, x, record)
+        plan = execution.check(plan, specs, record=record, dtype=x.dtype)
+    if plan.schedule != "layerwise":
+        out_s, out_v, counts, rec = _simulate_stepwise(specs, weights, x, record, plan.schedule == "checkpointed")
+    else:
+        out_s, out_v, counts, rec = _simulate_layerwise(specs, weights, x, record, plan.paths)
     return NetworkOutput(out_s, out_v, tuple(counts), dt, rec[0], rec[1])

@@ -34,7 +34,7 @@ Conventions of the graphs written here:
   with node metadata ``reset = "soft"``: bsnn reads it back exactly, other consumers apply
   NIR's hard reset, so ``export`` warns (``NIRConventionWarning``).
 
-bsnn integrates the equations with exponential Euler (``bsnn.neuron``: ``alpha =
+bsnn integrates the equations with exponential Euler (``bsnn.neurons.lif``: ``alpha =
 exp(-dt/tau_syn)``, ``beta = exp(-dt/tau_mem)``) and spikes at ``V >= V_th``. Loading maps
 NIR's per-step input gain onto bsnn's drive: the weights into a neuron are multiplied by
 ``r * w_in * dt / tau_syn`` (CubaLIF, CubaLI) or ``r`` (LIF, LI). For a graph bsnn wrote
@@ -51,7 +51,6 @@ layer may be a leaky integrator, only hidden layers may be recurrent. Anything e
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from collections import defaultdict
 
@@ -62,7 +61,7 @@ import numpy as np
 from bsnn import units
 from bsnn.surrogates import SURROGATES
 
-__all__ = ["export", "load", "to_nir", "from_nir", "export_command", "NIRConventionWarning",
+__all__ = ["export", "load", "to_nir", "from_nir", "NIRConventionWarning",
            "SUPPORTED_NODES"]
 
 _WEIGHTS = ("Affine", "Linear")
@@ -139,6 +138,9 @@ def to_nir(model, *, _stacklevel: int = 2):
     layers = list(getattr(model, "layers", model))
     if not layers:
         raise ValueError("model has no layers to export")
+    from bsnn import neurons
+    for k, layer in enumerate(layers):
+        neurons.require(layer.kind, "nir", "NIR export", layer=k)
     dt_ms = float(layers[0].dt_ms)
     if any(float(layer.dt_ms) != dt_ms for layer in layers):
         raise ValueError(f"all layers must share one dt, got {[layer.dt_ms for layer in layers]} ms")
@@ -401,29 +403,3 @@ def load(path, *, dt=None):
         return from_nir(graph, dt=dt)
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
-
-
-# ---- command line -------------------------------------------------------------------------
-def export_command(out_dir: str, nir_path: str, data_dir: str | None = None) -> int:
-    """``bsnn export OUT --nir FILE``: write the newest checkpoint of run ``OUT`` as a NIR graph."""
-    from bsnn.train import Trainer
-    try:
-        _nir()
-        if os.path.isdir(nir_path):
-            raise ValueError(f"--nir {nir_path}: it is a directory; give a file name (e.g. {nir_path}/model.nir)")
-        trainer = Trainer.from_run(out_dir, data_dir=data_dir, quiet=True)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", NIRConventionWarning)
-            export(trainer.model, nir_path)
-    except (ImportError, FileNotFoundError, ValueError, RuntimeError) as err:
-        print(f"bsnn export: error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:
-        print(f"bsnn export: error: cannot write {nir_path}: {err.strerror or err}", file=sys.stderr)
-        return 2
-    for warning in caught:
-        print(f"bsnn export: note: {warning.message}", file=sys.stderr)
-    sizes = "-".join(str(s) for s in trainer.model.sizes)
-    print(f"wrote {nir_path}: NIR graph of the {sizes} network of {out_dir} (epoch {trainer.epoch}, "
-          f"dt = {trainer.model.dt_ms:g} ms)")
-    return 0

@@ -4,7 +4,10 @@
     bsnn.plot.raster([x_sample, *out.layer_spikes_of_sample], "raster.png", dt=1.0)
 
 Each function takes plain arrays for one sample (``[T, N]``) and writes one PNG,
-returning its path; ``plot_run(OUT)`` draws all three for a trained run.
+returning its path; ``sample_figures`` draws all three for one sample of a model's run
+(``bsnn plot OUT``, ``bsnn.cli.plot_run``, loads a trained run and calls it). Figures are
+``matplotlib.figure.Figure`` objects rendered by the Agg canvas: importing this module
+changes no matplotlib state (the backend stays the user's) and opens no window.
 """
 
 from __future__ import annotations
@@ -12,13 +15,11 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-__all__ = ["raster", "membrane", "learning_curves", "plot_run"]
+__all__ = ["raster", "membrane", "learning_curves", "sample_figures"]
 
 
 def _save(fig, path: str) -> str:
@@ -35,8 +36,6 @@ def _save(fig, path: str) -> str:
     except OSError as err:
         from bsnn.runfiles import os_error
         raise os_error(path, err) from None
-    finally:
-        plt.close(fig)
     return path
 
 
@@ -60,8 +59,8 @@ def raster(layers: Sequence[np.ndarray], path: str, *, dt: float = 1.0,
     if names is None:
         names = ["input"] + [f"hidden {k}" for k in range(1, len(layers) - 1)] + ["output"]
     heights = [max(1.0, min(3.0, s.shape[1] / 60)) for s in layers]
-    fig, axes = plt.subplots(len(layers), 1, figsize=(7, 1.2 + 1.3 * sum(heights)), sharex=True,
-                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    fig = Figure(figsize=(7, 1.2 + 1.3 * sum(heights)))
+    axes = fig.subplots(len(layers), 1, sharex=True, gridspec_kw={"height_ratios": heights}, squeeze=False)
     for k, (ax, s, name) in enumerate(zip(axes[:, 0], layers, names)):
         ax.set_ylabel(f"{name}\nneuron")
         shift = 0.0 if k < inputs else 1.0   # arrival (k dt) for inputs, emission ((k + 1) dt) for neurons
@@ -88,8 +87,9 @@ def membrane(v: np.ndarray, path: str, *, spikes: np.ndarray | None = None, dt: 
     if v.ndim != 2:
         raise ValueError(f"membrane needs v of shape [T, C], got {v.shape}")
     t = (np.arange(v.shape[0]) + 1) * dt
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    colors = plt.cm.tab10(np.linspace(0, 1, 10))
+    fig = Figure(figsize=(7, 3.5))
+    ax = fig.subplots()
+    colors = colormaps["tab10"](np.linspace(0, 1, 10))
     for c in range(v.shape[1]):
         width = 2.2 if c == label else 1.0
         ax.plot(t, v[:, c], color=colors[c % 10], lw=width, label=f"{c}" + (" (label)" if c == label else ""))
@@ -110,7 +110,8 @@ def learning_curves(history: Sequence[dict], path: str, title: str | None = None
     if not history:
         raise ValueError("learning_curves needs at least one epoch of metrics")
     epochs = [h["epoch"] for h in history]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig = Figure(figsize=(9, 3.4))
+    ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(epochs, [h["train_loss"] for h in history], "o-")
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("training loss")
@@ -127,39 +128,31 @@ def learning_curves(history: Sequence[dict], path: str, title: str | None = None
     return _save(fig, path)
 
 
-def plot_run(out_dir: str, sample: int = 0, data_dir: str | None = None, figures: str | None = None) -> list:
-    """``learning_curves.png``, ``raster.png`` and ``membrane.png`` for the run in ``out_dir``.
+def sample_figures(model, x, history: Sequence[dict], directory: str, *, label: int | None = None,
+                   caption: str | None = None) -> list:
+    """``learning_curves.png`` (when ``history`` is given), ``raster.png`` and ``membrane.png``
+    of one sample in ``directory``; returns their paths.
 
-    The figures go to ``figures`` (default: ``out_dir``); nothing else is written.
+    Args:
+      model: a ``SpikingClassifier`` (run with ``record=True`` on ``x``).
+      x: the encoded sample, ``[T, 1, N_in]`` (array or ``Repeated``).
+      history: per-epoch metrics (``Trainer.history``), or empty for no learning curves.
+      label: the sample's class (drawn thicker).
+      caption: the figures' title.
     """
-    import jax
-
-    from bsnn.train import EVAL_KEY, Trainer
-    trainer = Trainer.from_run(out_dir, data_dir=data_dir)
-    ds = trainer.dataset
-    figures = out_dir if figures is None else figures
-    if os.path.exists(figures) and not os.path.isdir(figures):
-        raise ValueError(f"--to {figures}: it is a file, not a directory")
-    if not 0 <= sample < len(ds.y_test):
-        raise ValueError(f"--sample must lie in [0, {len(ds.y_test)}), got {sample}")
-    x = trainer.encoder(ds.x_test[sample:sample + 1], jax.random.fold_in(trainer.key, EVAL_KEY))
-    out = trainer.model.run(x, record=True)
-    if hasattr(trainer.method, "run"):        # the method's own read-out (EventProp: interpolated times)
-        out = out._replace(first_spike_time=trainer.method.run(trainer.model, trainer.model.weights(),
-                                                               x).first_spike_time)
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise ValueError(f"{directory}: it is a file, not a directory")
+    out = model.run(x, record=True)
     dense = x.dense() if hasattr(x, "dense") else x
-    dt = trainer.model.dt_ms
-    label = int(ds.y_test[sample])
-    pred = int(trainer.method.loss.predict(out)[0])
-    caption = f"test sample {sample}: label {label}, predicted {pred}"
-    paths = [learning_curves(trainer.history, os.path.join(figures, "learning_curves.png"))]
+    dt = model.dt_ms
+    paths = [learning_curves(history, os.path.join(directory, "learning_curves.png"))] if history else []
     layers = [np.asarray(dense[:, 0])] + [np.asarray(s[:, 0]) for s in out.layer_spikes]
     names = ["input"] + [f"hidden {k}" for k in range(1, len(layers) - 1)] + ["output"]
-    if not trainer.model.layers[-1].spiking:          # a leaky read-out has no spikes to draw
+    if not model.layers[-1].spiking:          # a leaky read-out has no spikes to draw
         layers, names = layers[:-1], names[:-2] + [names[-2]]
-    paths.append(raster(layers, os.path.join(figures, "raster.png"), dt=dt, names=names, title=caption))
-    last = trainer.model.layers[-1]
-    paths.append(membrane(np.asarray(out.v[:, 0]), os.path.join(figures, "membrane.png"),
+    paths.append(raster(layers, os.path.join(directory, "raster.png"), dt=dt, names=names, title=caption))
+    last = model.layers[-1]
+    paths.append(membrane(np.asarray(out.v[:, 0]), os.path.join(directory, "membrane.png"),
                           spikes=np.asarray(out.spikes[:, 0]) if last.spiking else None, dt=dt,
                           threshold=float(np.mean(last.constants.v_th)) if last.spiking else None,
                           label=label, title=caption))

@@ -25,11 +25,22 @@ _KINDS = {"tau_mem": units.TIME, "tau_syn": units.TIME, "dt": units.TIME, "V_th"
           "V_reset": units.VOLTAGE, "V_rest": units.VOLTAGE}
 
 
+def _kind(name):
+    """The unit kind of a model argument: the LIF core's, or a neuron kind's own parameter's."""
+    if name in _KINDS:
+        return _KINDS[name]
+    from bsnn import neurons
+    for neuron in neurons.NEURONS.values():
+        if name in neuron.parameters:
+            return getattr(units, neuron.parameters[name][0])
+    return None
+
+
 def _encode(name, value):
     if isinstance(value, (list, tuple)):
         return [_encode(name, v) for v in value]
-    if name in _KINDS:
-        kind = _KINDS[name]
+    kind = _kind(name)
+    if kind is not None:
         mantissa = units.to_mantissa(value, name, kind, allow_array=True)
         return {"value": np.asarray(mantissa).tolist(), "unit": kind.name}
     if name == "surrogate" and not isinstance(value, str):

@@ -110,6 +110,7 @@ class Trainer:
         n_in = ds.x_train.shape[-1]
         self.model = build_model(cfg, n_in, ds.n_classes)
         self.method = build_method(cfg)
+        self.method.check_neurons(self.model)     # a neuron the method cannot train: refused now
         self.optimizer = build_optimizer(cfg)
         self.optimizer.register_trainable_weights(self.model.states(brainstate.ParamState))
         self.encoder = build_encoder(cfg, temporal=ds.temporal)

@@ -19,7 +19,7 @@ import time
 import jax
 
 from bsnn.config import TrainConfig
-from bsnn.plot import plot_run
+from bsnn.cli import plot_run
 from bsnn.train import Trainer, library_versions
 
 HERE = os.path.dirname(os.path.abspath(__file__))

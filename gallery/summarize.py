@@ -48,6 +48,12 @@ def _row(r: dict) -> str:
                            f"(peak {v['peak_rss_mb']:.0f})" for k, v in runs.items())
         wall = sum(v["wall_time_s"] for v in runs.values())
         return f"| `long_rollout.py` | T = {r['steps']}, {r['epochs']} epochs | {result} | bounded memory | {wall:.0f} s |"
+    if r["name"] == "alif_memory":
+        result = "; ".join(f"{k}: **{v['test_acc'] * 100:.1f}%**" for k, v in r["runs"].items())
+        met = {True: "yes", False: "**no**", None: "-"}[r.get("target_met")]
+        return (f"| `alif_memory.py` | {r['task']}, recurrent 20-64-2, bptt, {r['epochs']} epochs, "
+                f"{r['train_samples']} train / {r['test_samples']} test | {result} | {r['target']}; met: {met} | "
+                f"{r['wall_time_s']:.0f} s |")
     if r.get("target_loss") is not None:
         result = f"loss {r['first_train_loss']:.3f} -> {r['final_train_loss']:.3f}"
     else:

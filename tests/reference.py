@@ -1,6 +1,6 @@
 """Straightforward references of the LIF discretization for the tests (NumPy and plain JAX).
 
-Written from the equations in ``bsnn/neuron.py``'s docstring, independently of the library code.
+Written from the equations in ``bsnn/neurons/lif.py``'s docstring, independently of the library code.
 """
 
 import jax

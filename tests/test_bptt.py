@@ -108,12 +108,14 @@ def test_fused_readout_matches_unfused(monkeypatch, sizes, readout, bias, tau_sy
                                                                          upper=1.0, upper_strength=1.0))
     calls = []
     fused = bsnn.network.lif_layer_projected
-    monkeypatch.setattr(bsnn.network, "lif_layer_projected", lambda *a: calls.append(1) or fused(*a))
+    monkeypatch.setattr(bsnn.network, "lif_layer_projected", lambda *a, **k: calls.append(1) or fused(*a, **k))
     l1, g1, out = bsnn.BPTT(loss).loss_and_grads(model, x, labels)
     assert len(calls) == len(sizes) - 2, "every hidden layer must take the fused path"
     assert all(float(c.sum()) > 0 for c in out.counts[:-1]), "the hidden layers must spike"
-    monkeypatch.setattr(bsnn.network, "can_fuse", lambda spec: False)
-    l2, g2, out2 = bsnn.BPTT(loss).loss_and_grads(model, x, labels)
+    assert all(p in ("native", "fused") for p in bsnn.BPTT(loss).plan(model).paths[:-1])
+    unfused = bsnn.BPTT(loss, avoid={"native", "fused"})
+    assert "fused" not in unfused.plan(model).paths and "native" not in unfused.plan(model).paths
+    l2, g2, out2 = unfused.loss_and_grads(model, x, labels)
     l3, g3, _ = bsnn.BPTT(loss, hoist=False).loss_and_grads(model, x.dense() if constant else x, labels)
     for c1, c2 in zip(out.counts, out2.counts):
         np.testing.assert_array_equal(np.asarray(c1), np.asarray(c2))

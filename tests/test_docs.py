@@ -29,7 +29,7 @@ PAGES = sorted(DOCS.rglob("*.md"))
 
 def test_the_learning_path_is_complete():
     numbers = [int(p.name[:2]) for p in TUTORIALS]
-    assert numbers == list(range(1, 11)), [p.name for p in TUTORIALS]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 12, [p.name for p in TUTORIALS]
     nav = (ROOT / "mkdocs.yml").read_text()
     for page in TUTORIALS + [DOCS / "index.md", DOCS / "gallery.md"]:
         assert page.relative_to(DOCS).as_posix() in nav, f"{page.name} is not in the mkdocs nav"

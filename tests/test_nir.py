@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import bsnn.cli
 import bsnn.nir as bnir
 from bsnn.encode import Repeated
 from bsnn.models import SpikingClassifier
@@ -367,7 +368,7 @@ def test_missing_nir_package_gives_an_install_hint(monkeypatch, tmp_path, capsys
     monkeypatch.setitem(sys.modules, "nir", None)          # `import nir` now raises ImportError
     with pytest.raises(ImportError, match=r"needs the 'nir' package .* pip install nir"):
         bnir.export(SpikingClassifier([4, 2]), tmp_path / "x.nir")
-    assert bnir.export_command(str(tmp_path), str(tmp_path / "x.nir")) == 2
+    assert bsnn.cli.export_run(str(tmp_path), str(tmp_path / "x.nir")) == 2
     assert "pip install nir" in capsys.readouterr().err
 
 
@@ -386,7 +387,7 @@ def trained_run(tmp_path_factory):
 def test_export_command_writes_the_trained_network(trained_run, tmp_path, capsys):
     from bsnn.train import Trainer
     path = str(tmp_path / "digits.nir")
-    assert bnir.export_command(trained_run, path) == 0
+    assert bsnn.cli.export_run(trained_run, path) == 0
     assert f"wrote {path}: NIR graph of the 64-12-10 network" in capsys.readouterr().out
     trainer = Trainer.from_run(trained_run, quiet=True)
     loaded = bnir.load(path)
@@ -395,7 +396,7 @@ def test_export_command_writes_the_trained_network(trained_run, tmp_path, capsys
     np.testing.assert_array_equal(np.asarray(a.layer_spikes[0]), np.asarray(b.layer_spikes[0]))
     np.testing.assert_array_equal(np.asarray(a.v), np.asarray(b.v))
     assert float(np.asarray(a.layer_spikes[0]).sum()) > 0
-    assert bnir.export_command(str(tmp_path / "nowhere"), path) == 2
+    assert bsnn.cli.export_run(str(tmp_path / "nowhere"), path) == 2
     assert "is not a bsnn run directory" in capsys.readouterr().err
 
 

@@ -27,9 +27,12 @@ METHODS: Dict[str, Callable[..., "Method"]] = {}
 
 
 class Method:
-    """Base class. Subclasses set ``name`` and implement ``loss_and_grads``."""
+    """Base class. Subclasses set ``name`` and implement ``loss_and_grads``; ``needs`` lists
+    the neuron capabilities (``bsnn.neurons.CAPABILITIES``) every layer must have."""
 
     name = "method"
+    title = "the method"
+    needs: tuple = ()
 
     def __init__(self, loss: Loss | str | None = None, **loss_options):
         self.loss = get_loss(default_loss(self.name) if loss is None else loss, **loss_options)
@@ -38,11 +41,28 @@ class Method:
         """``x: [T, B, N_in]``, ``labels: [B]`` -> ``(loss, grads, out)``."""
         raise NotImplementedError
 
-    @staticmethod
-    def check(model, x, labels):
+    #: the path of every layer, for methods with a loop of their own (``bsnn.execution.PATHS``)
+    own_path: str | None = None
+
+    def plan(self, model, dtype=None):
+        """Which path each layer of ``model`` takes under this method, and why (``print`` it)."""
+        from bsnn.execution import LayerPlan, Plan
+        self.check_neurons(model)
+        why = f"{self.title} runs its own loop"
+        return Plan(LayerPlan(k, self.own_path, (why,)) for k in range(len(model.layers)))
+
+    def check(self, model, x, labels):
         """Validate shapes (and values, outside jit) with messages naming the problem."""
+        self.check_neurons(model)
         check_input(x, model.n_in)
         check_labels(labels, x.shape[1], model.n_classes)
+
+    def check_neurons(self, model):
+        """Refuse a model with a layer whose neuron lacks a capability in ``needs``."""
+        from bsnn import neurons
+        for k, spec in enumerate(model.specs):
+            for capability in self.needs:
+                neurons.require(neurons.get(spec.neuron), capability, f"{self.title} ({self.name})", layer=k)
 
     def __repr__(self):
         return f"{type(self).__name__}(loss={self.loss!r})"

@@ -26,20 +26,27 @@ class BPTT(Method):
         (``checkpointed_for_loop``): memory bounded in the number of steps, same
         gradients. ``None`` keeps the model's setting.
       hoist: layer-by-layer schedule with hoisted projections (``None``: the model's).
+      avoid: execution paths not to take (``bsnn.execution.PATHS``), e.g. ``{"native"}``;
+        ``plan(model)`` says which path each layer takes and why.
     """
 
     name = "bptt"
+    title = "BPTT"
 
     def __init__(self, loss=None, *, checkpoint: bool | None = None,
-                 hoist: bool | None = None, **loss_options):
+                 hoist: bool | None = None, avoid=(), **loss_options):
         super().__init__(loss, **loss_options)
-        self.checkpoint, self.hoist = checkpoint, hoist
+        self.checkpoint, self.hoist, self.avoid = checkpoint, hoist, frozenset(avoid)
+
+    def plan(self, model, dtype=None):
+        """The ``bsnn.execution.Plan`` this method's forward pass follows on ``model``."""
+        return model.plan(checkpoint=self.checkpoint, hoist=self.hoist, avoid=self.avoid, dtype=dtype)
 
     def loss_and_grads(self, model, x, labels):
         self.check(model, x, labels)
 
         def objective():
-            out = model.run(x, checkpoint=self.checkpoint, hoist=self.hoist)
+            out = model.run(x, plan=self.plan(model, x.dtype))
             return self.loss(out, labels), out
 
         params = model.states(brainstate.ParamState)

@@ -1,6 +1,6 @@
 """The online loop of e-prop and random feedback: one forward pass, traces, gradient accumulators.
 
-``online_gradients`` advances every layer by ``bsnn.neuron.lif_step`` in one
+``online_gradients`` advances every layer by ``bsnn.neurons.lif.lif_step`` in one
 ``jax.lax.scan`` over time and, in the same step, updates the factorized eligibility
 traces and adds this step's contribution to each weight gradient with one matmul.
 Nothing with a time axis is kept (except, on request, the output layer's
@@ -19,7 +19,7 @@ import numpy as np
 
 from bsnn.encode import Repeated
 from bsnn.network import LayerSpec, LayerWeights, NetworkOutput, project
-from bsnn.neuron import lif_step, zero_state
+from bsnn.neurons.lif import lif_step, zero_state
 
 __all__ = ["Trace", "OnlineResult", "layer_decays", "pseudo_derivative", "online_gradients"]
 

@@ -4,7 +4,7 @@ Both methods run the network once, forward, and build the gradient as they go; t
 memory does not grow with the number of steps ``T`` (Bellec et al. 2020, "A solution
 to the learning dilemma for recurrent networks of spiking neurons", Nat. Commun. 11).
 
-**Eligibility traces.** For the current-based LIF step of ``bsnn.neuron`` with the
+**Eligibility traces.** For the current-based LIF step of ``bsnn.neurons.lif`` with the
 reset detached from the gradient, the total derivative of a neuron's membrane ``V_j[t]``
 with respect to an input weight ``W_ij`` depends on the input ``i`` only::
 
@@ -94,6 +94,9 @@ _DEFAULT_LOSS = {"membrane": "membrane-sum-ce", "rate": "count-ce"}
 class _Online(Method):
     """Shared options and the call of the online loop; subclasses choose the feedback."""
 
+    needs = ("eprop",)
+    own_path = "online"
+
     def __init__(self, loss=None, *, error: str | None = None, surrogate="superspike",
                  window: int | None = None, feedback_scale: float = 1.0,
                  record_output: bool = False, **loss_options):
@@ -165,6 +168,7 @@ class EProp(_Online):
     """
 
     name = "eprop"
+    title = "e-prop"
 
     def feedback(self, model):
         return [None] * (len(model.layers) - 1)
@@ -185,6 +189,7 @@ class RandomFeedback(_Online):
     """
 
     name = "feedback"
+    title = "random feedback"
 
     def __init__(self, loss=None, *, seed: int = 0, **options):
         super().__init__(loss, **options)

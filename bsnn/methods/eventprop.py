@@ -25,7 +25,7 @@ Vdot^- + k_m (V_th - V_reset)``; ``m`` runs over the postsynaptic neurons)::
 p_V^+`` the moved reset, and the sum the moved postsynaptic current jump.
 
 **Discretization.** The forward pass is ``bsnn.network.simulate`` (the same
-``bsnn.neuron.lif_step`` as BPTT: identical spikes). Step ``k`` covers ``[k dt, (k+1) dt]``;
+``bsnn.neurons.lif.lif_step`` as BPTT: identical spikes). Step ``k`` covers ``[k dt, (k+1) dt]``;
 it starts from ``U_k = V_{k-1} - r S_{k-1}`` and ends at ``V_k``. A spike in step ``k`` is
 placed by linear interpolation, ``t* = (k + f) dt`` with ``f = (V_th - U_k) / (V_k - U_k)``,
 so spike times (and losses on them) are smooth in the weights. Backward, step by step,
@@ -261,6 +261,9 @@ class EventProp(Method):
     """
 
     name = "eventprop"
+    title = "EventProp"
+    needs = ("eventprop",)
+    own_path = "eventprop"
 
     def __init__(self, loss=None, *, min_slope: float = 1e-3, silent_scale: float = 20.0,
                  **loss_options):

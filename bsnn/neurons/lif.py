@@ -1,4 +1,4 @@
-"""The current-based LIF step: the one place its math lives.
+"""The current-based LIF neuron (``"lif"``): the one place its math lives.
 
 Discretization (exactly that of ``brainstate.nn.Linear -> brainpy.state.Expon ->
 brainpy.state.LIF`` with ``R = 1 ohm``, exponential Euler, step ``dt``)::
@@ -17,6 +17,8 @@ carried current). A non-spiking neuron (the leaky read-out) skips the reset and 
 spikes.
 
 Everything here is a plain array in the internal units (ms, mV); see ``bsnn.units``.
+``NEURON`` is this kind for the protocol of ``bsnn.neurons.base``: it has every capability
+(the hand-written layer adjoint, the compiled CPU kernel, EventProp, e-prop, NIR).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["LIFConstants", "LIFState", "lif_step", "spike_argument", "is_zero", "zero_state"]
+from bsnn.neurons.base import CAPABILITIES, Neuron
+
+__all__ = ["LIFConstants", "LIFState", "lif_step", "spike_argument", "is_zero", "zero_state", "NEURON"]
 
 
 class LIFConstants(NamedTuple):
@@ -91,3 +95,34 @@ def lif_step(state: LIFState, drive: jax.Array, c: LIFConstants,
     else:
         s = jnp.zeros_like(v)
     return LIFState(i, v, s)
+
+
+class _LIF(Neuron):
+    """The protocol object of this module (``bsnn.neurons.get("lif")``)."""
+
+    name = "lif"
+    capabilities = frozenset(CAPABILITIES)
+    parameters = {}
+
+    def constants(self, dt_ms: float, core: dict, extra: dict) -> LIFConstants:
+        return LIFConstants(**core)
+
+    def zero_state(self, batch: int, n: int, dtype=jnp.float32) -> LIFState:
+        return zero_state(batch, n, dtype)
+
+    def step(self, state: LIFState, drive, c: LIFConstants, spike_fn) -> LIFState:
+        return lif_step(state, drive, c, spike_fn)
+
+    def spike_argument(self, state: LIFState, c: LIFConstants):
+        return spike_argument(state.v, c)
+
+    def brainpy_twin(self, n: int, *, tau_mem, V_th, V_reset, V_rest, spk_fun, spk_reset, **extra):
+        import brainpy
+        import braintools
+        import brainunit as u
+        return brainpy.state.LIF(n, R=1.0 * u.ohm, tau=tau_mem, V_th=V_th, V_reset=V_reset, V_rest=V_rest,
+                                 V_initializer=braintools.init.Constant(0.0 * u.mV),
+                                 spk_fun=spk_fun, spk_reset=spk_reset)
+
+
+NEURON = _LIF()

@@ -1,0 +1,81 @@
+"""Neuron kinds: one module each, registered by name (the protocol is ``bsnn.neurons.base``).
+
+    bsnn.neurons.get("alif")          # the protocol object of bsnn/neurons/alif.py
+    bsnn.neurons.NEURONS              # {"lif": ..., "alif": ...}
+
+Adding a kind to bsnn is one module with a ``NEURON`` object and one line in ``_KINDS``
+below; a kind of your own, defined anywhere, is added at run time with ``register``
+(docs: "Add your own neuron").
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from bsnn.neurons.base import CAPABILITIES, Neuron, NeuronCapabilityError, require
+
+__all__ = ["NEURONS", "KINDS", "get", "register", "require", "Neuron", "NeuronCapabilityError", "CAPABILITIES"]
+
+_KINDS = {"lif": "bsnn.neurons.lif", "alif": "bsnn.neurons.alif"}
+KINDS = tuple(_KINDS)     # bsnn's own kinds (``register`` adds to the registry, not to this list)
+
+
+class _Registry(dict):
+    """``{name: Neuron}``, each module imported when first asked for."""
+
+    def __missing__(self, name):
+        if name not in _KINDS:
+            raise KeyError(name)
+        target = _KINDS[name]
+        neuron = target if isinstance(target, Neuron) else importlib.import_module(target).NEURON
+        self[name] = neuron
+        return neuron
+
+    def __iter__(self):
+        return iter(_KINDS)
+
+    def __len__(self):
+        return len(_KINDS)
+
+    def __contains__(self, name):
+        return name in _KINDS
+
+    def keys(self):
+        return list(_KINDS)
+
+    def items(self):
+        return [(k, self[k]) for k in _KINDS]
+
+    def values(self):
+        return [self[k] for k in _KINDS]
+
+
+NEURONS = _Registry()
+
+
+def get(neuron) -> Neuron:
+    """The ``Neuron`` named ``neuron`` (a ``Neuron`` passes through)."""
+    if isinstance(neuron, Neuron):
+        return neuron
+    if neuron not in _KINDS:
+        raise ValueError(f"neuron must be one of {list(_KINDS)}, got {neuron!r}")
+    return NEURONS[neuron]
+
+
+def register(neuron: Neuron) -> Neuron:
+    """Make ``neuron`` (a ``Neuron`` instance) available by its ``name`` to layers, models,
+    ``bsnn train --neuron`` in this process, saving and loading. Returns it."""
+    if not isinstance(neuron, Neuron):
+        raise TypeError(f"register takes a bsnn.neurons.Neuron instance, got {type(neuron).__name__}")
+    if not isinstance(neuron.name, str) or not neuron.name or neuron.name == Neuron.name:
+        raise ValueError(f"a neuron kind needs a name of its own (set the class attribute name), got {neuron.name!r}")
+    if neuron.name in _KINDS and not isinstance(_KINDS[neuron.name], Neuron):
+        raise ValueError(f"{neuron.name!r} is one of bsnn's own neuron kinds; choose another name")
+    if neuron.capabilities:
+        # every optional capability today is code written for the LIF equations (the layer
+        # adjoint, the kernel, EventProp's jumps, e-prop's traces): a new kind cannot claim one
+        raise ValueError(f"{neuron.name!r} claims capabilities {sorted(neuron.capabilities)}, but bsnn implements "
+                         f"them for its own kinds' equations only; a registered kind has none (BPTT trains it)")
+    _KINDS[neuron.name] = neuron
+    NEURONS[neuron.name] = neuron
+    return neuron

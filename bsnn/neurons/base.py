@@ -1,0 +1,83 @@
+"""The neuron protocol: what a neuron kind provides, and how a method asks for a capability.
+
+A neuron kind is one module of ``bsnn.neurons`` holding one ``Neuron`` instance. It gives
+
+* ``constants(dt_ms, core, extra)``: its per-layer constants (a ``NamedTuple`` of scalars or
+  ``[N]`` arrays in ms / mV) from the current-based core every kind shares (``alpha``,
+  ``beta``, ``v_th``, ``v_reset``, ``v_rest``, ``spiking``, ``soft_reset``, ``detach_reset``)
+  and its own parameters (``parameters``: name -> (unit kind, default));
+* ``zero_state(batch, n, dtype)`` and ``step(state, drive, c, spike_fn)``: its state (a
+  ``NamedTuple`` with at least ``v``, the membrane, and ``s``, this step's spikes) and one
+  pure step, the only place its math lives;
+* ``spike_argument(state, c)``: ``x`` with spikes ``H(x)``;
+* ``brainpy_twin(n, **kw)``: the ``brainpy.state`` neuron the stateful path steps;
+* ``capabilities``: which optional pieces exist (``CAPABILITIES``). A method or kernel that
+  needs one calls ``require``, which names the neuron, the method and what is missing.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, FrozenSet, Tuple
+
+__all__ = ["Neuron", "CAPABILITIES", "NeuronCapabilityError", "require", "compact"]
+
+CAPABILITIES = {
+    "layer-adjoint": "a hand-written linear reverse pass of one feed-forward layer "
+                     "(bsnn.layer_vjp, bsnn.fused, the compiled CPU kernel)",
+    "native-kernel": "a compiled CPU kernel of the fused hidden layer (bsnn.native)",
+    "eventprop": "an exact adjoint between spikes (EventProp)",
+    "eprop": "eligibility traces for e-prop and random feedback",
+    "nir": "a NIR node that other tools run",
+}
+
+
+class NeuronCapabilityError(ValueError):
+    """A method or kernel needs a capability the layer's neuron does not have."""
+
+
+class Neuron:
+    """One neuron kind (see the module docstring). Subclasses set the class attributes."""
+
+    name: str = "neuron"
+    capabilities: FrozenSet[str] = frozenset()
+    parameters: Dict[str, Tuple[str, object]] = {}     # extra parameters: name -> (unit kind, default)
+
+    def constants(self, dt_ms: float, core: dict, extra: dict):
+        raise NotImplementedError
+
+    def zero_state(self, batch: int, n: int, dtype):
+        raise NotImplementedError
+
+    def step(self, state, drive, c, spike_fn: Callable):
+        raise NotImplementedError
+
+    def spike_argument(self, state, c):
+        raise NotImplementedError
+
+    def brainpy_twin(self, n: int, **kwargs):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<bsnn neuron {self.name!r}>"
+
+
+def require(neuron: Neuron, capability: str, needed_by: str, layer: int | None = None) -> None:
+    """Raise ``NeuronCapabilityError`` unless ``neuron`` has ``capability``."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}; known: {sorted(CAPABILITIES)}")
+    if capability not in neuron.capabilities:
+        where = f"layer {layer} uses" if layer is not None else "the network uses"
+        has = ", ".join(sorted(neuron.capabilities)) or "none"
+        raise NeuronCapabilityError(
+            f"{needed_by} needs {capability} ({CAPABILITIES[capability]}), but {where} the {neuron.name!r} "
+            f"neuron, which does not provide it (its capabilities: {has})")
+
+
+def compact(a):
+    """A scalar constant stays a Python float (folded into the compiled loop); an array gets the
+    run's float dtype."""
+    import brainstate
+    import jax.numpy as jnp
+    import numpy as np
+    a = np.asarray(a)
+    return float(a) if a.ndim == 0 else jnp.asarray(a, brainstate.environ.dftype())
