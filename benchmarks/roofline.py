@@ -299,7 +299,11 @@ def _find(rows: dict, name: str) -> dict:
         return rows[name]
     import re
     same = lambda n: re.sub(r"\(CPU PyTorch\)|\(PyTorch \w+\)", "(PyTorch)", n)  # noqa: E731
-    return next((r for n, r in rows.items() if same(n) == same(name)), {})
+    found = next((r for n, r in rows.items() if same(n) == same(name)), None)
+    if found is None:     # a PyTorch peer's row names its measured setting: "snnTorch, fastest setting (...)"
+        base = name.split(" (")[0]
+        found = next((r for n, r in rows.items() if n.startswith(base + ", fastest setting")), {})
+    return found
 
 
 def load_peers(path: str | None, suffix: str) -> tuple:

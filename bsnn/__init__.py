@@ -1,9 +1,10 @@
 """bsnn: spiking neural networks on the JAX brain-modeling stack.
 
-Unit-checked current-based LIF classifiers (``brainstate.nn.Linear -> brainpy.state.Expon
--> brainpy.state.LIF``), input encoders, losses, and three families of learning rules on
-the same forward model: surrogate-gradient BPTT, EventProp, and online e-prop / random
-feedback.
+Unit-checked classifiers of current-based LIF and adaptive LIF layers (``brainstate.nn.Linear
+-> brainpy.state.Expon -> brainpy.state.LIF`` / ``ALIF``; ``bsnn.neurons``), optionally with
+learned time constants and thresholds (``bsnn.dynamics``), input encoders, losses, and three
+families of learning rules on the same forward model: surrogate-gradient BPTT, EventProp, and
+online e-prop / random feedback. ``bsnn.execution`` says which loop runs each layer, and why.
 
 The names below are imported when first used, so ``import bsnn`` (and ``bsnn --help``) does
 not start JAX until something needs it.
@@ -15,8 +16,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_MODULES = ("checkpoint", "data", "defaults", "encode", "losses", "methods", "nir", "parallel", "plot",
-            "runfiles", "units")
+_MODULES = ("checkpoint", "data", "defaults", "dynamics", "encode", "execution", "losses", "methods", "neurons",
+            "nir", "parallel", "plot", "runfiles", "units")
 _NAMES = {
     "TrainConfig": "bsnn.config", "Dataset": "bsnn.data", "Repeated": "bsnn.encode",
     "CubaLIF": "bsnn.layers", "LeakyReadout": "bsnn.layers", "get_loss": "bsnn.losses",

@@ -96,6 +96,15 @@ def _choice_list(flag: str, choices):
     return parse
 
 
+def _learn_list(text: str) -> list:
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in names if p not in defaults.LEARNABLE]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"--learn takes comma-separated names from {list(defaults.LEARNABLE)}, "
+                                         f"got {text!r}")
+    return names
+
+
 def _key_value(flag: str):
     def parse(text: str):
         if "=" not in text:
@@ -142,6 +151,8 @@ def _add_train_arguments(p: argparse.ArgumentParser):
                    help=f"neuron kind of the hidden layers (default {d['neuron']})")
     g.add_argument("--neuron-option", type=_key_value("--neuron-option"), action="append", default=S,
                    metavar="KEY=VALUE", help="a neuron kind's own parameter, e.g. tau_adapt=200ms, beta_adapt=0.2mV")
+    g.add_argument("--learn", type=_learn_list, default=S, metavar="NAMES",
+                   help=f"train these constants per neuron: comma-separated from {','.join(defaults.LEARNABLE)}")
     g.add_argument("--tau-mem", type=_quantity("TIME", "--tau-mem"), default=S, help=f"(default {d['tau_mem']})")
     g.add_argument("--tau-syn", type=_quantity("TIME", "--tau-syn"), default=S, help=f"(default {d['tau_syn']})")
     g.add_argument("--threshold", type=_quantity("VOLTAGE", "--threshold"), default=S,

@@ -52,6 +52,7 @@ class TrainConfig:
     steps: Optional[int] = None
     dt: Any = None
     neuron: Any = None                       # a bsnn.neurons kind, or one per layer
+    learn: Any = None                        # constants trained per neuron: ["tau_mem", "V_th"] (bsnn.dynamics)
     neuron_options: dict = field(default_factory=dict)   # the kinds' own parameters, e.g. tau_adapt
     tau_mem: Any = None
     tau_syn: Any = None
@@ -193,7 +194,17 @@ def build_model(cfg: TrainConfig, n_in: int, n_classes: int) -> SpikingClassifie
         readout=cfg.readout, recurrent=bool(cfg.recurrent), checkpoint=bool(cfg.checkpoint),
         dt=units.parse_quantity(cfg.dt, "--dt", units.TIME),
         neuron=_layer_values(cfg.neuron, "neuron", None, n_layers),
+        learn=_learn(cfg.learn),
         **_neuron_options(cfg.neuron_options, n_layers))
+
+
+def _learn(value) -> tuple:
+    """``"tau_mem,V_th"`` or ``["tau_mem", "V_th"]`` -> a tuple of names, checked."""
+    items = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else list(value or ())
+    unknown = [p for p in items if p not in defaults.LEARNABLE]
+    if unknown:
+        raise ValueError(f"--learn takes names from {list(defaults.LEARNABLE)} (comma-separated), got {unknown}")
+    return tuple(items)
 
 
 def _neuron_options(options: dict, n_layers: int) -> dict:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 
-__all__ = ["METHODS", "LOSSES", "ENCODERS", "DATASETS", "SURROGATES", "OPTIMIZERS", "SCHEDULES", "READOUTS", "NEURONS",
+__all__ = ["METHODS", "LOSSES", "ENCODERS", "DATASETS", "SURROGATES", "OPTIMIZERS", "SCHEDULES", "READOUTS", "NEURONS", "LEARNABLE",
            "COMMON", "BY_METHOD", "BY_ENCODER", "BY_METHOD_ENCODER", "SPIKE_LOSSES", "METHOD_LOSSES",
            "resolve", "check_combination", "table"]
 
@@ -34,12 +34,13 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "momentum", "rmsprop")
 SCHEDULES = ("constant", "step", "cosine", "exponential")
 READOUTS = ("spiking", "leaky")
 from bsnn.neurons import KINDS as NEURONS  # noqa: E402  (the registry's names; no JAX)
+LEARNABLE = ("tau_mem", "tau_syn", "V_th")   # constants that can be trained (bsnn.dynamics)
 
 #: settings every run starts from
 COMMON = {
     "dataset": "digits", "method": "bptt", "encoder": "current",
     "hidden": [128], "recurrent": False, "steps": 25, "dt": "1ms",
-    "neuron": "lif", "tau_mem": "20ms", "tau_syn": "5ms", "threshold": "1mV", "reset": "soft", "surrogate": "atan",
+    "neuron": "lif", "learn": [], "tau_mem": "20ms", "tau_syn": "5ms", "threshold": "1mV", "reset": "soft", "surrogate": "atan",
     "w_scale": 3.0, "w_mean": 0.0,
     "loss": "mean-membrane-ce",
     "rate_lower": 0.0, "rate_lower_strength": 0.0, "rate_upper": None, "rate_upper_strength": 0.0,

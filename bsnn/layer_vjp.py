@@ -43,6 +43,8 @@ def obstacles(spec) -> list:
         out.append("the reset is not detached (detach_reset=False)")
     if spec.recurrent:
         out.append("the layer is recurrent")
+    if getattr(spec, "learn", ()):
+        out.append(f"it learns {', '.join(spec.learn)} (the hand-written reverse pass has no gradient for them)")
     if spec.constants.spiking and not hasattr(spec.spike_fn, "surrogate_grad"):
         out.append(f"the spike function {type(spec.spike_fn).__name__} has no surrogate_grad")
     return out

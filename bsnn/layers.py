@@ -21,7 +21,7 @@ import brainunit as u
 import jax.numpy as jnp
 import numpy as np
 
-from bsnn import neurons, units
+from bsnn import dynamics, neurons, units
 from bsnn.network import LayerSpec, LayerWeights
 from bsnn.neurons.base import compact as _compact
 from bsnn.surrogates import get_surrogate
@@ -59,6 +59,8 @@ class CubaLIF(brainstate.nn.Module):
         as EventProp set-ups usually start).
       rec_scale: recurrent weights are drawn ``N(0, rec_scale^2 / n_out)``.
       bias: learn a bias current.
+      learn: constants to train as per-neuron parameters, names from ``bsnn.dynamics.LEARNABLE``
+        (``"tau_mem"``, ``"tau_syn"``, ``"V_th"``), kept in range by their parametrization.
       neuron: the neuron kind, a name from ``bsnn.neurons.KINDS`` (``"lif"``, ``"alif"``).
       **neuron_params: the kind's own parameters (``bsnn.neurons.get(neuron).parameters``,
         e.g. ``tau_adapt=200*u.ms, beta_adapt=0.2*u.mV`` for ``"alif"``); defaults otherwise.
@@ -72,7 +74,7 @@ class CubaLIF(brainstate.nn.Module):
                  surrogate="atan", recurrent: bool = False, spiking: bool = True,
                  detach_reset: bool = True, dt=1 * u.ms, w_scale: float = 1.0, w_mean: float = 0.0,
                  rec_scale: float = 0.5, bias: bool = True, name: str | None = None, neuron: str = "lif",
-                 **neuron_params):
+                 learn=(), **neuron_params):
         super().__init__(name=name)
         self.kind = neurons.get(neuron)
         unknown = sorted(set(neuron_params) - set(self.kind.parameters))
@@ -120,8 +122,15 @@ class CubaLIF(brainstate.nn.Module):
             value = neuron_params.get(pname, default * (u.ms if kind is units.TIME else u.mV))
             self.neuron_params[pname] = value
             extra[pname] = units.to_mantissa(value, pname, kind, allow_array=True)
-        self.constants = self.kind.constants(dt_ms, core, extra)
+        self._constants = self.kind.constants(dt_ms, core, extra)
         self.dt_ms = dt_ms
+        self.learn = dynamics.check(learn, spiking=self.spiking,
+                                    tau_syn_zero=bool(np.any(np.asarray(tau_syn_ms) == 0)))
+        self.dynamics = None
+        if self.learn:
+            raw = dynamics.initial(self._constants, self.learn, self.n_out)
+            self.dynamics = brainstate.ParamState(
+                {k: jnp.asarray(v, brainstate.environ.dftype()) for k, v in raw.items()})
 
         # brainstate / brainpy.state composition (weights live here as ParamStates). brainpy is
         # imported here, not at module level: importing it starts the XLA backend, which must
@@ -148,12 +157,27 @@ class CubaLIF(brainstate.nn.Module):
     # ---- arrays for the fast pure path -------------------------------------------------
     @property
     def spec(self) -> LayerSpec:
-        return LayerSpec(self.n_in, self.n_out, self.constants, self.surrogate, self.is_recurrent, self.kind.name)
+        return LayerSpec(self.n_in, self.n_out, self._constants, self.surrogate, self.is_recurrent, self.kind.name,
+                         self.learn)
+
+    @property
+    def constants(self):
+        """The layer's constants now: learned ones at their current (concrete) values."""
+        if not self.learn:
+            return self._constants
+        return dynamics.apply(self._constants, self.dynamics.value)
+
+    def learned(self) -> dict:
+        """The learned constants in physical terms (ms, mV; NumPy ``[N]``), ``{}`` when none are."""
+        if not self.learn:
+            return {}
+        return dynamics.values({k: np.asarray(v) for k, v in self.dynamics.value.items()}, self._constants,
+                               self.dt_ms)
 
     def weights(self) -> LayerWeights:
         p = self.linear.weight.value
         w_rec = self.recurrent.weight.value["weight"] if self.recurrent is not None else None
-        return LayerWeights(p["weight"], p.get("bias"), w_rec)
+        return LayerWeights(p["weight"], p.get("bias"), w_rec, self.dynamics.value if self.learn else None)
 
     # ---- stateful stepping with brainpy.state (physical units) -------------------------
     def _twin(self):
@@ -189,6 +213,7 @@ class CubaLIF(brainstate.nn.Module):
         rec = ", recurrent" if self.is_recurrent else ""
         extra = "".join(f", {k}={v}" for k, v in self.neuron_params.items())
         neuron = f", neuron={self.kind.name!r}" if self.kind.name != "lif" else ""
+        extra += f", learn={list(self.learn)}" if self.learn else ""
         return (f"{kind}({self.n_in} -> {self.n_out}{neuron}, tau_mem={self.tau_mem}, tau_syn={self.tau_syn}, "
                 f"V_th={self.V_th}, reset={self.reset}{extra}{rec})")
 

@@ -69,6 +69,9 @@ class SpikingClassifier(brainstate.nn.Module):
       checkpoint: recompute the forward pass in the backward pass (bounded memory).
       detach_reset: no gradient through the reset term (as in ``CubaLIF``).
       bias: learn a bias current (as in ``CubaLIF``).
+      learn: constants trained as per-neuron parameters (``bsnn.dynamics``: ``"tau_mem"``,
+        ``"tau_syn"``, ``"V_th"``) in every layer (a read-out learns no threshold); a list of
+        such tuples gives them per layer.
       neuron: the neuron kind (``bsnn.neurons.KINDS``): one name for the hidden layers (and a
         spiking read-out; a leaky read-out is always the LIF integrator), or one per layer.
       **neuron_params: parameters of the kinds (e.g. ``tau_adapt``, ``beta_adapt`` for
@@ -79,7 +82,7 @@ class SpikingClassifier(brainstate.nn.Module):
                  V_th=1 * u.mV, V_reset=0 * u.mV, V_rest=0 * u.mV, reset="soft",
                  surrogate="atan", readout: str = "leaky", recurrent=False, dt=1 * u.ms,
                  w_scale=3.0, w_mean=0.0, hoist: bool = True, checkpoint: bool = False,
-                 detach_reset: bool = True, bias: bool = True, neuron="lif", **neuron_params):
+                 detach_reset: bool = True, bias: bool = True, neuron="lif", learn=(), **neuron_params):
         super().__init__()
         self.arguments = dict(sizes=list(sizes), tau_mem=tau_mem, tau_syn=tau_syn, V_th=V_th, V_reset=V_reset,
                               V_rest=V_rest, reset=reset, surrogate=surrogate, readout=readout,
@@ -87,6 +90,8 @@ class SpikingClassifier(brainstate.nn.Module):
                               checkpoint=checkpoint, detach_reset=detach_reset, bias=bias)
         if neuron != "lif" or neuron_params:
             self.arguments.update(neuron=neuron, **neuron_params)
+        if learn:
+            self.arguments["learn"] = learn
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output size, got {sizes}")
@@ -110,6 +115,12 @@ class SpikingClassifier(brainstate.nn.Module):
             raise TypeError(f"SpikingClassifier got {unused}, which none of its layers' neurons "
                             f"({sorted({k.name for k in kinds})}) takes")
         extra = {name: _per_layer(name, value, n_layers) for name, value in neuron_params.items()}
+        if isinstance(learn, str):
+            learn = tuple(p.strip() for p in learn.split(",") if p.strip())
+        if learn and all(isinstance(item, (list, tuple)) for item in learn):
+            learned = _per_layer("learn", list(learn), n_layers)
+        else:                                   # one set for all: a leaky read-out has no threshold
+            learned = [tuple(learn)] * (n_layers - 1) + [tuple(p for p in learn if p != "V_th" or readout == "spiking")]
         self.sizes, self.readout, self.dt = sizes, readout, dt
         self.hoist, self.checkpoint = bool(hoist), bool(checkpoint)
         layers = []
@@ -118,7 +129,7 @@ class SpikingClassifier(brainstate.nn.Module):
             layers.append(CubaLIF(
                 sizes[k], sizes[k + 1], dt=dt, detach_reset=detach_reset, bias=bias,
                 spiking=not (last and readout == "leaky"), recurrent=(not last) and bool(rec[k]),
-                neuron=kinds[k].name, **{name: per_layer[name][k] for name in _PER_LAYER},
+                neuron=kinds[k].name, learn=learned[k], **{name: per_layer[name][k] for name in _PER_LAYER},
                 **{name: extra[name][k] for name in extra if name in kinds[k].parameters}))
         self.layers = layers
         self.dt_ms = layers[0].dt_ms

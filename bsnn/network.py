@@ -38,7 +38,7 @@ import brainstate
 import jax
 import jax.numpy as jnp
 
-from bsnn import execution, neurons
+from bsnn import dynamics, execution, neurons
 from bsnn.encode import Repeated
 from bsnn.fused import lif_layer_projected
 from bsnn.layer_vjp import lif_layer
@@ -55,14 +55,17 @@ class LayerSpec(NamedTuple):
     spike_fn: Callable[[jax.Array], jax.Array]
     recurrent: bool = False
     neuron: str = "lif"            # a bsnn.neurons kind
+    learn: tuple = ()              # constants trained as parameters (bsnn.dynamics), in LayerWeights.dynamics
 
 
 class LayerWeights(NamedTuple):
-    """A layer's trainable arrays: ``w [N_in, N_out]``, ``b [N_out]`` or None, ``w_rec [N_out, N_out]`` or None."""
+    """A layer's trainable arrays: ``w [N_in, N_out]``, ``b [N_out]`` or None, ``w_rec [N_out, N_out]`` or None,
+    ``dynamics``: the unconstrained learned constants (``bsnn.dynamics``), ``{name: [N_out]}``, or None."""
 
     w: jax.Array
     b: Optional[jax.Array] = None
     w_rec: Optional[jax.Array] = None
+    dynamics: Optional[dict] = None
 
 
 class NetworkOutput(NamedTuple):
@@ -192,6 +195,8 @@ def simulate(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights], x, *, 
         plan = execution.plan(specs, hoist=hoist, checkpoint=checkpoint, record=record, dtype=x.dtype)
     else:
         plan = execution.check(plan, specs, record=record, dtype=x.dtype)
+    specs = [s._replace(constants=dynamics.apply(s.constants, w.dynamics)) if w.dynamics else s
+             for s, w in zip(specs, weights)]          # learned constants: traced values from the weights
     if plan.schedule != "layerwise":
         out_s, out_v, counts, rec = _simulate_stepwise(specs, weights, x, record, plan.schedule == "checkpointed")
     else:

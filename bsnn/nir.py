@@ -90,6 +90,9 @@ def _per_neuron(value, n: int) -> np.ndarray:
 
 
 def _mantissa(layer, attr: str, kind, n: int) -> np.ndarray:
+    learned = layer.learned() if getattr(layer, "learn", ()) else {}
+    if attr in learned:                        # a trained constant: its current value
+        return _per_neuron(learned[attr], n)
     return _per_neuron(units.to_mantissa(getattr(layer, attr), attr, kind, allow_array=True), n)
 
 

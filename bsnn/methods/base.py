@@ -61,6 +61,9 @@ class Method:
         """Refuse a model with a layer whose neuron lacks a capability in ``needs``."""
         from bsnn import neurons
         for k, spec in enumerate(model.specs):
+            if self.needs and getattr(spec, "learn", ()):
+                raise ValueError(f"{self.title} ({self.name}) cannot train learnable dynamics, but layer {k} learns "
+                                 f"{', '.join(spec.learn)}; use bptt, or build the layer without learn")
             for capability in self.needs:
                 neurons.require(neurons.get(spec.neuron), capability, f"{self.title} ({self.name})", layer=k)
 
