@@ -43,7 +43,7 @@ def test_readout_time_constant_gradients_match_finite_differences():
         try:
             model = bsnn.SpikingClassifier([10, 12, 3], learn=("tau_mem", "tau_syn"), w_scale=[6.0, 3.0],
                                            tau_mem=[20 * u.ms, np.linspace(8, 30, 3) * u.ms])
-            x = _spikes(0, dtype=jnp.float64)
+            x = _spikes(0, T=20, p=0.4, dtype=jnp.float64)
             y = jnp.array([0, 1, 2])
             loss, grads, out = bsnn.BPTT("mean-membrane-ce").loss_and_grads(model, x, y)
             assert float(out.counts[0].sum()) > 10
@@ -52,7 +52,7 @@ def test_readout_time_constant_gradients_match_finite_differences():
                        if s is readout.dynamics)
             base = {k: np.asarray(v) for k, v in readout.dynamics.value.items()}
             for name in ("tau_mem", "tau_syn"):
-                for j in range(3):
+                for j in (0, 2):
                     values = []
                     for eps in (1e-5, -1e-5):
                         raw = {k: v.copy() for k, v in base.items()}
@@ -69,7 +69,7 @@ def test_readout_time_constant_gradients_match_finite_differences():
 def test_threshold_gradient_matches_an_independent_reference():
     """A hidden layer's learned V_th: BPTT against jax.grad of a plain loop of the same equations."""
     model = bsnn.SpikingClassifier([10, 12, 3], learn=("V_th",), w_scale=[6.0, 3.0])
-    x, y = _spikes(1), jnp.array([0, 1, 2])
+    x, y = _spikes(1, T=20, p=0.4), jnp.array([0, 1, 2])
     _, grads, _ = bsnn.BPTT("mean-membrane-ce").loss_and_grads(model, x, y)
     hidden, readout = model.layers
     key = next(k for k, s in model.states(bsnn.methods.base.brainstate.ParamState).items() if s is hidden.dynamics)
@@ -96,7 +96,7 @@ def test_threshold_gradient_matches_an_independent_reference():
 
 
 def test_training_moves_the_constants_and_a_checkpoint_carries_them(tmp_path):
-    cfg = bsnn.TrainConfig(dataset="digits", learn=["tau_mem", "V_th"], epochs=2, train_subset=256, test_subset=128,
+    cfg = bsnn.TrainConfig(dataset="digits", learn=["tau_mem", "V_th"], epochs=2, train_subset=160, test_subset=64,
                            lr=5e-2, quiet=True, out=str(tmp_path / "run"))
     trainer = bsnn.Trainer(cfg)
     before = trainer.model.layers[0].learned()

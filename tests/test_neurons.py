@@ -86,7 +86,7 @@ def test_adaptation_lowers_the_rate_and_beta_zero_is_lif():
 def test_alif_identical_to_brainpy_state_composition(reset):
     """The pure path and stepping Linear -> Expon -> brainpy.state.ALIF agree."""
     model = _alif_model([12, 9, 4], recurrent=True, reset=reset, readout="spiking")
-    x = _spikes(5, T=30)
+    x = _spikes(5, T=20, p=0.4)
     out = model.run(x, record=True)
     model.init_state(x.shape[1])
     spikes, volts = [], []
@@ -125,7 +125,7 @@ def _reference_loss(params, x, labels, c, spike_fn, detach_reset=True):
 @pytest.mark.parametrize("schedule", [dict(), dict(hoist=False), dict(checkpoint=True)])
 def test_alif_bptt_matches_an_independent_reference(schedule):
     model = _alif_model([12, 9, 4], recurrent=True)
-    x = _spikes(2, T=30, B=4)
+    x = _spikes(2, T=20, B=4, p=0.35)
     y = jnp.array([0, 1, 2, 3])
     loss, grads, _ = bsnn.BPTT("mean-membrane-ce", **schedule).loss_and_grads(model, x, y)
     l0, l1 = model.layers
