@@ -281,3 +281,12 @@ def device_kind() -> str:
     """The name of JAX's first device (e.g. ``NVIDIA H100 80GB HBM3``; ``cpu`` on the CPU)."""
     import jax
     return str(getattr(jax.devices()[0], "device_kind", jax.devices()[0].platform))
+
+
+def parse_only(text: str, names) -> list:
+    """``--only a,b`` -> ``["a", "b"]``; exits with the known names for an unknown one."""
+    only = [w.strip() for w in text.split(",") if w.strip()]
+    unknown = sorted(set(only) - set(names))
+    if unknown:
+        raise SystemExit(f"--only takes names from {list(names)}, got {unknown}")
+    return only

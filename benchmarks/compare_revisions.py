@@ -25,7 +25,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from common import interleaved, write_sections  # noqa: E402
+from common import interleaved, parse_only, write_sections  # noqa: E402
 
 MNIST_DIR = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "mnist"))
 BATCH = 128
@@ -46,10 +46,7 @@ def main():
     parser.add_argument("--data-dir", default=MNIST_DIR)
     args = parser.parse_args()
     from peers.data import prepare
-    only = [w.strip() for w in args.only.split(",") if w.strip()]
-    unknown = sorted(set(only) - set(WORKLOADS))
-    if unknown:
-        raise SystemExit(f"--only takes names from {list(WORKLOADS)}, got {unknown}")
+    only = parse_only(args.only, WORKLOADS)
     base_rev = _rev(args.baseline)
     dirty = bool(subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
                                 capture_output=True, text=True).stdout.strip())

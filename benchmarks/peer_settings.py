@@ -27,7 +27,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import interleaved, write_sections  # noqa: E402
+from common import interleaved, parse_only, write_sections  # noqa: E402
 
 MNIST_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data", "mnist"))
 BATCH = 128
@@ -85,10 +85,7 @@ def main():
     parser.add_argument("--data-dir", default=MNIST_DIR)
     args = parser.parse_args()
     from peers.data import prepare
-    only = [g.strip() for g in args.only.split(",") if g.strip()]
-    unknown = sorted(set(only) - set(PEERS))
-    if unknown:
-        raise SystemExit(f"--only takes names from {list(PEERS)}, got {unknown}")
+    only = parse_only(args.only, PEERS)
     windows, per_window, warmup = (3, 4, 3) if args.quick else (7, 8, 5)
     results = {}
     old = os.path.join(HERE, "results", "peer_settings.json")

@@ -84,3 +84,17 @@ def jax_reference_loss(ws, bs, x, labels, alpha, beta, v_th, reset="soft", reado
         logp = jax.nn.log_softmax(states[-1][1], -1)
         loss = loss - jnp.take_along_axis(logp, labels[:, None], 1).mean()
     return loss
+
+
+def assert_pure_path_matches_brainpy(model, x, min_hidden_spikes: int = 5):
+    """``model.run(x)`` against stepping the model's brainpy.state composition (``update``) step by step."""
+    out = model.run(x, record=True)
+    model.init_state(x.shape[1])
+    spikes, volts = [], []
+    for t in range(x.shape[0]):
+        step = model.update(x[t])
+        spikes.append(step.spikes)
+        volts.append(step.v)
+    assert float(out.layer_spikes[0].sum()) > min_hidden_spikes
+    np.testing.assert_array_equal(np.asarray(jnp.stack(spikes)), np.asarray(out.spikes))
+    np.testing.assert_allclose(np.asarray(jnp.stack(volts)), np.asarray(out.v), atol=1e-4)

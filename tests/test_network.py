@@ -8,7 +8,7 @@ import pytest
 
 import bsnn
 from bsnn import encode
-from reference import numpy_network
+from reference import assert_pure_path_matches_brainpy, numpy_network
 
 
 def _model(sizes, reset="soft", readout="spiking", recurrent=False, w_scale=None, **kw):
@@ -103,15 +103,4 @@ def test_schedules_give_identical_spikes(recurrent):
 @pytest.mark.parametrize("reset", ["soft", "hard"])
 def test_identical_to_brainpy_state_composition(reset):
     """The fast pure path and stepping the Linear -> Expon -> LIF brainpy.state modules agree."""
-    model = _model([12, 9, 4], reset=reset, recurrent=True)
-    x = _spike_input(5, T=30)
-    out = model.run(x, record=True)
-    model.init_state(x.shape[1])
-    spikes, volts = [], []
-    for t in range(x.shape[0]):
-        step = model.update(x[t])
-        spikes.append(step.spikes)
-        volts.append(step.v)
-    assert float(out.layer_spikes[0].sum()) > 5
-    np.testing.assert_array_equal(np.asarray(jnp.stack(spikes)), np.asarray(out.spikes))
-    np.testing.assert_allclose(np.asarray(jnp.stack(volts)), np.asarray(out.v), atol=1e-4)
+    assert_pure_path_matches_brainpy(_model([12, 9, 4], reset=reset, recurrent=True), _spike_input(5, T=30))

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 import bsnn
-from bsnn import encode, execution, neurons
+from bsnn import encode, neurons
 from bsnn.neurons.alif import alif_step
+from reference import assert_pure_path_matches_brainpy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -86,17 +87,7 @@ def test_adaptation_lowers_the_rate_and_beta_zero_is_lif():
 def test_alif_identical_to_brainpy_state_composition(reset):
     """The pure path and stepping Linear -> Expon -> brainpy.state.ALIF agree."""
     model = _alif_model([12, 9, 4], recurrent=True, reset=reset, readout="spiking")
-    x = _spikes(5, T=20, p=0.4)
-    out = model.run(x, record=True)
-    model.init_state(x.shape[1])
-    spikes, volts = [], []
-    for t in range(x.shape[0]):
-        step = model.update(x[t])
-        spikes.append(step.spikes)
-        volts.append(step.v)
-    assert float(out.layer_spikes[0].sum()) > 5
-    np.testing.assert_array_equal(np.asarray(jnp.stack(spikes)), np.asarray(out.spikes))
-    np.testing.assert_allclose(np.asarray(jnp.stack(volts)), np.asarray(out.v), atol=1e-4)
+    assert_pure_path_matches_brainpy(model, _spikes(5, T=20, p=0.4))
 
 
 def _reference_loss(params, x, labels, c, spike_fn, detach_reset=True):
