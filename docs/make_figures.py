@@ -237,8 +237,9 @@ def gallery(runs_dir) -> None:
             shutil.rmtree(target)
         target.mkdir(parents=True)
         hidden = re.fullmatch(r"(.*)_hidden(\d+)", name)
-        base = hidden.group(1) if hidden else name.removesuffix("_best")
-        flags = f" --hidden {hidden.group(2)}" if hidden else (" --best" if base != name else "")
+        suffix = next((f for f in ("_best", "_learn") if name.endswith(f)), "")
+        base = hidden.group(1) if hidden else name.removesuffix(suffix) if suffix else name
+        flags = f" --hidden {hidden.group(2)}" if hidden else (f" --{suffix[1:]}" if suffix else "")
         script = scripts / f"{base}.py"
         title = name
         if script.is_file():

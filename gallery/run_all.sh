@@ -9,6 +9,7 @@ for script in surrogate_mnist latency_mnist eventprop_mnist random_feedback_mnis
 done
 python gallery/latency_mnist.py --best
 python gallery/eventprop_mnist.py --hidden 350
+python gallery/fashion_mnist.py --learn
 python gallery/summarize.py
 mkdir -p gallery/results && for d in runs/gallery/*/; do cp "$d/results.json" "gallery/results/$(basename "$d").json"; done
 python docs/make_figures.py --gallery runs/gallery

@@ -38,6 +38,8 @@ def _script(name: str) -> str:
         return f"{match.group(1)}.py --hidden {match.group(2)}"
     if name.endswith("_best"):
         return f"{name[:-5]}.py --best"
+    if name.endswith("_learn"):
+        return f"{name[:-6]}.py --learn"
     return f"{name}.py"
 
 
