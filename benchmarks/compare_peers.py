@@ -40,7 +40,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import interleaved, serve_windows, write_sections  # noqa: E402
+from common import interleaved, parse_only, serve_windows, write_sections  # noqa: E402
 
 MNIST_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data", "mnist"))
 BATCH = 128
@@ -166,10 +166,7 @@ def main():
     import jax
 
     from peers.data import prepare
-    only = [g.strip() for g in args.only.split(",") if g.strip()]
-    unknown = sorted(set(only) - set(GROUPS))
-    if unknown:
-        raise SystemExit(f"--only takes names from {list(GROUPS)}, got {unknown}")
+    only = parse_only(args.only, GROUPS)
     groups = [g for g in only if g not in ("eprop", "tutorial5")] + (["tutorial5", "tutorial5-alone"] if "tutorial5" in only else []) \
         + (["eprop-T20", "eprop-T500"] if "eprop" in only else [])
     backend = jax.default_backend()

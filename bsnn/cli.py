@@ -97,9 +97,11 @@ def _choice_list(flag: str, choices):
 
 
 def _learn_list(text: str) -> list:
-    names = [p.strip() for p in text.split(",") if p.strip()]
-    bad = [p for p in names if p not in defaults.LEARNABLE]
-    if bad or not names:
+    try:
+        names = list(defaults.learn_names(text))
+    except ValueError:
+        names = []
+    if not names:
         raise argparse.ArgumentTypeError(f"--learn takes comma-separated names from {list(defaults.LEARNABLE)}, "
                                          f"got {text!r}")
     return names

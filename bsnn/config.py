@@ -194,26 +194,14 @@ def build_model(cfg: TrainConfig, n_in: int, n_classes: int) -> SpikingClassifie
         readout=cfg.readout, recurrent=bool(cfg.recurrent), checkpoint=bool(cfg.checkpoint),
         dt=units.parse_quantity(cfg.dt, "--dt", units.TIME),
         neuron=_layer_values(cfg.neuron, "neuron", None, n_layers),
-        learn=_learn(cfg.learn),
+        learn=defaults.learn_names(cfg.learn, "--learn"),
         **_neuron_options(cfg.neuron_options, n_layers))
-
-
-def _learn(value) -> tuple:
-    """``"tau_mem,V_th"`` or ``["tau_mem", "V_th"]`` -> a tuple of names, checked."""
-    items = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else list(value or ())
-    unknown = [p for p in items if p not in defaults.LEARNABLE]
-    if unknown:
-        raise ValueError(f"--learn takes names from {list(defaults.LEARNABLE)} (comma-separated), got {unknown}")
-    return tuple(items)
 
 
 def _neuron_options(options: dict, n_layers: int) -> dict:
     """``{"tau_adapt": "200ms"}`` -> quantities, checked against the neuron kinds' parameters."""
     from bsnn import neurons
-    known = {}
-    for neuron in neurons.NEURONS.values():
-        for name, (kind, _) in neuron.parameters.items():
-            known[name] = getattr(units, kind)
+    known = {name: getattr(units, kind) for name, kind in neurons.parameter_kinds().items()}
     out = {}
     for name, value in options.items():
         if name not in known:

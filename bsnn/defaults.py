@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 
-__all__ = ["METHODS", "LOSSES", "ENCODERS", "DATASETS", "SURROGATES", "OPTIMIZERS", "SCHEDULES", "READOUTS", "NEURONS", "LEARNABLE",
+__all__ = ["METHODS", "LOSSES", "ENCODERS", "DATASETS", "SURROGATES", "OPTIMIZERS", "SCHEDULES", "READOUTS", "NEURONS", "LEARNABLE", "learn_names",
            "COMMON", "BY_METHOD", "BY_ENCODER", "BY_METHOD_ENCODER", "SPIKE_LOSSES", "METHOD_LOSSES",
            "resolve", "check_combination", "table"]
 
@@ -35,6 +35,16 @@ SCHEDULES = ("constant", "step", "cosine", "exponential")
 READOUTS = ("spiking", "leaky")
 from bsnn.neurons import KINDS as NEURONS  # noqa: E402  (the registry's names; no JAX)
 LEARNABLE = ("tau_mem", "tau_syn", "V_th")   # constants that can be trained (bsnn.dynamics)
+
+
+def learn_names(value, flag: str = "learn") -> tuple:
+    """``"tau_mem,V_th"`` or ``["tau_mem", "V_th"]`` -> ``("tau_mem", "V_th")``; a ``ValueError``
+    naming ``flag`` for a name not in ``LEARNABLE``."""
+    items = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else list(value or ())
+    unknown = [p for p in items if p not in LEARNABLE]
+    if unknown:
+        raise ValueError(f"{flag} takes names from {list(LEARNABLE)} (comma-separated), got {unknown}")
+    return tuple(items)
 
 #: settings every run starts from
 COMMON = {

@@ -26,19 +26,14 @@ __all__ = ["LEARNABLE", "MIN_GAP", "check", "initial", "apply", "values"]
 #: the least threshold-to-reset gap (mV) a learned threshold keeps (softplus alone underflows in float32)
 MIN_GAP = 1e-3
 
-from bsnn.defaults import LEARNABLE  # noqa: E402  (the names, listed with the CLI's defaults)
+from bsnn.defaults import LEARNABLE, learn_names  # noqa: E402  (the names, listed with the CLI's defaults)
 
 _FIELDS = {"tau_mem": "beta", "tau_syn": "alpha", "V_th": "v_th"}
 
 
 def check(learn, *, spiking: bool, tau_syn_zero: bool) -> tuple:
     """``learn`` as a tuple of names from ``LEARNABLE``; a clear error for what cannot be learned."""
-    if isinstance(learn, str):
-        learn = tuple(p.strip() for p in learn.split(",") if p.strip())
-    learn = tuple(learn or ())
-    unknown = [p for p in learn if p not in LEARNABLE]
-    if unknown:
-        raise ValueError(f"learn takes names from {list(LEARNABLE)}, got {unknown}")
+    learn = learn_names(learn)
     if "tau_syn" in learn and tau_syn_zero:
         raise ValueError("learn tau_syn needs tau_syn > 0 (an instantaneous synapse has no time constant to learn)")
     if "V_th" in learn and not spiking:

@@ -1,6 +1,6 @@
 """Which execution path each layer takes, and why: the one place that chooses.
 
-    plan = bsnn.execution.plan(model.specs, hoist=True)     # or bsnn.explain(model)
+    plan = bsnn.execution.plan(model.specs, hoist=True)     # or model.plan(), method.plan(model)
     print(plan)             # one line per layer: its path and the reasons
     model.run(x, plan=bsnn.execution.plan(model.specs, avoid={"native"}))   # force another path
 

@@ -41,7 +41,7 @@ import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
 from bsnn import native
-from bsnn.layer_vjp import adjoint_step, supports_fast_vjp, surrogate_slope
+from bsnn.layer_vjp import adjoint_step, surrogate_slope
 from bsnn.neurons.lif import lif_step, spike_argument, zero_state
 
 __all__ = ["lif_layer_projected"]

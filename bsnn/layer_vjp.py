@@ -27,7 +27,7 @@ import jax.numpy as jnp
 
 from bsnn.neurons.lif import is_zero, lif_step, spike_argument, zero_state
 
-__all__ = ["obstacles", "supports_fast_vjp", "lif_layer", "surrogate_slope", "adjoint_step"]
+__all__ = ["obstacles", "lif_layer", "surrogate_slope", "adjoint_step"]
 
 
 def obstacles(spec) -> list:
@@ -49,10 +49,6 @@ def obstacles(spec) -> list:
         out.append(f"the spike function {type(spec.spike_fn).__name__} has no surrogate_grad")
     return out
 
-
-def supports_fast_vjp(spec) -> bool:
-    """The hand-written reverse pass applies (``obstacles`` is empty)."""
-    return not obstacles(spec)
 
 
 def surrogate_slope(spec, v: jax.Array) -> jax.Array:

@@ -18,7 +18,7 @@ import brainunit as u
 import jax
 import numpy as np
 
-from bsnn import execution, neurons
+from bsnn import defaults, execution, neurons
 from bsnn.encode import Repeated
 from bsnn.layers import CubaLIF
 from bsnn.network import NetworkOutput, simulate
@@ -116,7 +116,7 @@ class SpikingClassifier(brainstate.nn.Module):
                             f"({sorted({k.name for k in kinds})}) takes")
         extra = {name: _per_layer(name, value, n_layers) for name, value in neuron_params.items()}
         if isinstance(learn, str):
-            learn = tuple(p.strip() for p in learn.split(",") if p.strip())
+            learn = defaults.learn_names(learn)
         if learn and all(isinstance(item, (list, tuple)) for item in learn):
             learned = _per_layer("learn", list(learn), n_layers)
         else:                                   # one set for all: a leaky read-out has no threshold

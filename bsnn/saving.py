@@ -30,10 +30,8 @@ def _kind(name):
     if name in _KINDS:
         return _KINDS[name]
     from bsnn import neurons
-    for neuron in neurons.NEURONS.values():
-        if name in neuron.parameters:
-            return getattr(units, neuron.parameters[name][0])
-    return None
+    kind = neurons.parameter_kinds().get(name)
+    return None if kind is None else getattr(units, kind)
 
 
 def _encode(name, value):

@@ -14,7 +14,7 @@ import importlib
 
 from bsnn.neurons.base import CAPABILITIES, Neuron, NeuronCapabilityError, require
 
-__all__ = ["NEURONS", "KINDS", "get", "register", "require", "Neuron", "NeuronCapabilityError", "CAPABILITIES"]
+__all__ = ["NEURONS", "KINDS", "get", "parameter_kinds", "register", "require", "Neuron", "NeuronCapabilityError", "CAPABILITIES"]
 
 _KINDS = {"lif": "bsnn.neurons.lif", "alif": "bsnn.neurons.alif"}
 KINDS = tuple(_KINDS)     # bsnn's own kinds (``register`` adds to the registry, not to this list)
@@ -60,6 +60,12 @@ def get(neuron) -> Neuron:
     if neuron not in _KINDS:
         raise ValueError(f"neuron must be one of {list(_KINDS)}, got {neuron!r}")
     return NEURONS[neuron]
+
+
+def parameter_kinds() -> dict:
+    """``{parameter name: unit kind name}`` of every registered kind's own parameters
+    (``"tau_adapt": "TIME"``, ...)."""
+    return {name: kind for neuron in NEURONS.values() for name, (kind, _) in neuron.parameters.items()}
 
 
 def register(neuron: Neuron) -> Neuron:
