@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bsnn import units
+from bsnn.registry import Registry
 
 __all__ = ["Repeated", "constant", "poisson", "latency", "binary_latency", "time_major", "ENCODERS",
            "get_encoder"]
@@ -210,7 +211,37 @@ def time_major(x) -> jax.Array:
     return jnp.swapaxes(x, 0, 1).astype(_float())
 
 
-ENCODERS = ("current", "poisson", "latency", "binary-latency", "events")
+#: name -> ``(steps, dt, **options) -> ((pixels [B, N], key) -> [T, B, N])``
+ENCODERS = Registry("encoder")
+
+
+@ENCODERS.register(name="current")
+def _current(steps, dt, **options):
+    return lambda x, key: constant(x, steps, **options)
+
+
+@ENCODERS.register(name="poisson")
+def _poisson(steps, dt, **options):
+    if options.get("rate") is not None and options.get("dt") is None:
+        options = {**options, "dt": dt}      # a rate needs the step
+    return lambda x, key: poisson(x, steps, key, **options)
+
+
+@ENCODERS.register(name="latency")
+def _latency(steps, dt, **options):
+    return lambda x, key: latency(x, steps, **options)
+
+
+@ENCODERS.register(name="binary-latency")
+def _binary_latency(steps, dt, **options):
+    import brainunit as u
+    opts = {"t_black": 10 * u.ms, "t_white": 20 * u.ms, **options}
+    return lambda x, key: binary_latency(x, steps, dt, **opts)
+
+
+@ENCODERS.register(name="events")
+def _events(steps, dt, **options):
+    return lambda x, key: time_major(x)
 
 
 def get_encoder(name: str, steps: int, dt, **options):
@@ -220,18 +251,4 @@ def get_encoder(name: str, steps: int, dt, **options):
     samples that already have a time axis ``[B, T, N]``. ``options`` go to the encoder
     (e.g. ``threshold=0.25`` for latency, ``t_black``/``t_white`` for binary-latency).
     """
-    if name == "events":
-        return lambda x, key: time_major(x)
-    if name == "current":
-        return lambda x, key: constant(x, steps, **options)
-    if name == "poisson":
-        if options.get("rate") is not None and options.get("dt") is None:
-            options = {**options, "dt": dt}      # a rate needs the step
-        return lambda x, key: poisson(x, steps, key, **options)
-    if name == "latency":
-        return lambda x, key: latency(x, steps, **options)
-    if name == "binary-latency":
-        import brainunit as u
-        opts = {"t_black": 10 * u.ms, "t_white": 20 * u.ms, **options}
-        return lambda x, key: binary_latency(x, steps, dt, **opts)
-    raise ValueError(f"encoder must be one of {list(ENCODERS)}, got {name!r}")
+    return ENCODERS.lookup(name)(steps, dt, **options)

@@ -27,6 +27,7 @@ import numpy as np
 
 from bsnn.models import check_labels
 from bsnn.network import NetworkOutput
+from bsnn.registry import Registry
 
 __all__ = [
     "Loss", "CountCE", "MembraneSumCE", "MembraneMaxCE", "MembraneMeanCE", "CountMSE",
@@ -216,8 +217,9 @@ class Regularized(Loss):
         return self.base.predict(out)
 
 
-LOSSES = {cls.name: cls for cls in (CountCE, MembraneSumCE, MembraneMaxCE, MembraneMeanCE,
-                                    CountMSE, FirstSpikeCE)}
+#: name -> ``Loss`` class (``@LOSSES.register`` on a subclass with a ``name`` adds one)
+LOSSES = Registry("loss", {cls.name: cls for cls in (CountCE, MembraneSumCE, MembraneMaxCE, MembraneMeanCE,
+                                                     CountMSE, FirstSpikeCE)})
 
 
 def get_loss(loss, **options) -> Loss:
@@ -226,9 +228,7 @@ def get_loss(loss, **options) -> Loss:
         if options:
             raise TypeError(f"options {sorted(options)} cannot be applied to the loss instance {loss!r}")
         return loss
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-    return LOSSES[loss](**options)
+    return LOSSES.lookup(loss)(**options)
 
 
 def accuracy(pred: jax.Array, labels: jax.Array) -> jax.Array:

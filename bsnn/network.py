@@ -43,7 +43,7 @@ from bsnn.encode import Repeated
 from bsnn.fused import lif_layer_projected
 from bsnn.layer_vjp import lif_layer
 
-__all__ = ["LayerSpec", "LayerWeights", "NetworkOutput", "simulate", "project"]
+__all__ = ["LayerSpec", "LayerWeights", "NetworkOutput", "simulate", "project", "step_layer", "step_network"]
 
 
 class LayerSpec(NamedTuple):
@@ -95,16 +95,36 @@ def project(x, w: LayerWeights):
     return y if w.b is None else y + w.b
 
 
+def step_layer(spec: LayerSpec, neuron, w: LayerWeights, last, drive):
+    """One layer, one step: add the recurrent term ``S[t-1] @ W_rec`` to the projected ``drive``
+    and advance the layer's neuron (a ``bsnn.neurons`` kind) from its state ``last``."""
+    if spec.recurrent:
+        drive = drive + jnp.matmul(last.s, w.w_rec)
+    return neuron.step(last, drive, spec.constants, spec.spike_fn)
+
+
+def step_network(specs: Sequence[LayerSpec], kinds: Sequence, weights: Sequence[LayerWeights], states, inp,
+                 first_drive=None) -> list:
+    """All layers, one step, input layer first: each layer's drive is the projection of the
+    layer below's new spikes (layer 0's: of ``inp``, or ``first_drive`` when given, a
+    constant input projected once). The body of the stepwise schedules and of the online
+    rules (``bsnn.methods.eligibility``). Returns the new state of every layer."""
+    new_states = []
+    for k, (spec, w, last) in enumerate(zip(specs, weights, states)):
+        d = first_drive if (k == 0 and first_drive is not None) else project(inp, w)
+        new = step_layer(spec, kinds[k], w, last, d)
+        new_states.append(new)
+        inp = new.s
+    return new_states
+
+
 def _layer_loop(spec: LayerSpec, w: LayerWeights, drive, steps: int, batch: int, constant: bool):
     """Run one layer over time given its projected drive; returns ``(spikes, v)`` each ``[T, B, N]``."""
     neuron = neurons.get(spec.neuron)
     state = brainstate.ShortTermState(neuron.zero_state(batch, spec.n_out, drive.dtype))
 
     def body(d):
-        last = state.value
-        if spec.recurrent:
-            d = d + jnp.matmul(last.s, w.w_rec)
-        new = neuron.step(last, d, spec.constants, spec.spike_fn)
+        new = step_layer(spec, neuron, w, state.value, d)
         state.value = new
         return new.s, new.v
 
@@ -152,15 +172,7 @@ def _simulate_stepwise(specs, weights, x, record, checkpoint):
     counts = brainstate.ShortTermState(tuple(jnp.zeros((batch, s.n_out), dtype) for s in specs))
 
     def body(*x_t):
-        inp = x.value if constant else x_t[0]
-        new_states = []
-        for k, (spec, w, last) in enumerate(zip(specs, weights, states.value)):
-            d = first_drive if (k == 0 and first_drive is not None) else project(inp, w)
-            if spec.recurrent:
-                d = d + jnp.matmul(last.s, w.w_rec)
-            new = kinds[k].step(last, d, spec.constants, spec.spike_fn)
-            new_states.append(new)
-            inp = new.s
+        new_states = step_network(specs, kinds, weights, states.value, None if constant else x_t[0], first_drive)
         states.value = tuple(new_states)
         counts.value = tuple(c + st.s for c, st in zip(counts.value, new_states))
         out = (new_states[-1].s, new_states[-1].v)

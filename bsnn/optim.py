@@ -11,22 +11,31 @@ from __future__ import annotations
 
 import braintools
 
+from bsnn.registry import Registry
+
 __all__ = ["OPTIMIZERS", "SCHEDULES", "make_optimizer"]
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "momentum", "rmsprop")
-SCHEDULES = ("constant", "step", "cosine", "exponential")
+#: name -> ``(lr, epochs, step_size, gamma) -> learning rate or braintools scheduler``
+SCHEDULES = Registry("schedule", {
+    "constant": lambda lr, epochs, step_size, gamma: lr,
+    "step": lambda lr, epochs, step_size, gamma: braintools.optim.StepLR(lr, step_size=step_size, gamma=gamma),
+    "cosine": lambda lr, epochs, step_size, gamma: braintools.optim.CosineAnnealingLR(lr, T_max=max(int(epochs), 1)),
+    "exponential": lambda lr, epochs, step_size, gamma: braintools.optim.ExponentialLR(lr, gamma=gamma),
+})
 
-
-def _schedule(name: str, lr: float, epochs: int, step_size: int, gamma: float):
-    if name == "constant":
-        return lr
-    if name == "step":
-        return braintools.optim.StepLR(lr, step_size=step_size, gamma=gamma)
-    if name == "cosine":
-        return braintools.optim.CosineAnnealingLR(lr, T_max=max(int(epochs), 1))
-    if name == "exponential":
-        return braintools.optim.ExponentialLR(lr, gamma=gamma)
-    raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {name!r}")
+#: name -> ``(rate, clip, momentum=, weight_decay=, amsgrad=, betas=) -> braintools optimizer``
+OPTIMIZERS = Registry("optimizer", {
+    "adam": lambda rate, clip, momentum, weight_decay, amsgrad, betas: braintools.optim.Adam(
+        lr=rate, betas=tuple(betas), weight_decay=weight_decay, amsgrad=amsgrad, **clip),
+    "adamw": lambda rate, clip, momentum, weight_decay, amsgrad, betas: braintools.optim.AdamW(
+        lr=rate, betas=tuple(betas), weight_decay=weight_decay or 0.01, **clip),
+    "sgd": lambda rate, clip, momentum, weight_decay, amsgrad, betas: braintools.optim.SGD(
+        lr=rate, momentum=momentum, weight_decay=weight_decay, **clip),
+    "momentum": lambda rate, clip, momentum, weight_decay, amsgrad, betas: braintools.optim.Momentum(
+        lr=rate, momentum=momentum, weight_decay=weight_decay, **clip),
+    "rmsprop": lambda rate, clip, momentum, weight_decay, amsgrad, betas: braintools.optim.RMSprop(
+        lr=rate, weight_decay=weight_decay, **clip),
+})
 
 
 def make_optimizer(name: str = "adam", lr: float = 1e-3, *, schedule: str = "constant",
@@ -43,17 +52,7 @@ def make_optimizer(name: str = "adam", lr: float = 1e-3, *, schedule: str = "con
     """
     if not (isinstance(lr, (int, float)) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
-    rate = _schedule(schedule, float(lr), epochs, step_size, gamma)
-    clip = dict(grad_clip_norm=grad_clip_norm)
-    if name == "adam":
-        return braintools.optim.Adam(lr=rate, betas=tuple(betas), weight_decay=weight_decay,
-                                     amsgrad=amsgrad, **clip)
-    if name == "adamw":
-        return braintools.optim.AdamW(lr=rate, betas=tuple(betas), weight_decay=weight_decay or 0.01, **clip)
-    if name == "sgd":
-        return braintools.optim.SGD(lr=rate, momentum=momentum, weight_decay=weight_decay, **clip)
-    if name == "momentum":
-        return braintools.optim.Momentum(lr=rate, momentum=momentum, weight_decay=weight_decay, **clip)
-    if name == "rmsprop":
-        return braintools.optim.RMSprop(lr=rate, weight_decay=weight_decay, **clip)
-    raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {name!r}")
+    build = OPTIMIZERS.lookup(name)
+    rate = SCHEDULES.lookup(schedule)(float(lr), epochs, step_size, gamma)
+    return build(rate, dict(grad_clip_norm=grad_clip_norm), momentum=momentum, weight_decay=weight_decay,
+                 amsgrad=amsgrad, betas=betas)

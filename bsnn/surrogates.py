@@ -21,9 +21,12 @@ from typing import Callable
 
 import braintools
 
+from bsnn.registry import Registry
+
 __all__ = ["SURROGATES", "get_surrogate"]
 
-SURROGATES: dict[str, Callable[[], braintools.surrogate.Surrogate]] = {
+#: name -> a function building the surrogate (``SURROGATES.add("mine", lambda: ...)`` adds one)
+SURROGATES: Registry = Registry("surrogate", {
     "atan": lambda: braintools.surrogate.Arctan(alpha=2.0),
     "relu": lambda: braintools.surrogate.ReluGrad(alpha=0.3, width=1.0),
     "sigmoid": lambda: braintools.surrogate.Sigmoid(alpha=4.0),
@@ -31,7 +34,7 @@ SURROGATES: dict[str, Callable[[], braintools.surrogate.Surrogate]] = {
     "fast_sigmoid": lambda: braintools.surrogate.InvSquareGrad(alpha=25.0),
     "gaussian": lambda: braintools.surrogate.GaussianGrad(sigma=0.5, alpha=0.5),
     "slayer": lambda: braintools.surrogate.SlayerGrad(alpha=1.0),
-}
+}, normalize=lambda name: name.lower().replace("-", "_"), also="or a braintools.surrogate.Surrogate instance")
 
 
 def get_surrogate(surrogate, name: str = "surrogate") -> braintools.surrogate.Surrogate:
@@ -42,10 +45,6 @@ def get_surrogate(surrogate, name: str = "surrogate") -> braintools.surrogate.Su
     if isinstance(surrogate, braintools.surrogate.Surrogate):
         return surrogate
     if isinstance(surrogate, str):
-        key = surrogate.lower().replace("-", "_")
-        if key in SURROGATES:
-            return SURROGATES[key]()
-        raise ValueError(f"{name} must be one of {sorted(SURROGATES)} or a "
-                         f"braintools.surrogate.Surrogate instance, got {surrogate!r}")
+        return SURROGATES.lookup(surrogate, name)()
     raise ValueError(f"{name} must be a surrogate name ({', '.join(sorted(SURROGATES))}) or a "
                      f"braintools.surrogate.Surrogate instance, got {type(surrogate).__name__}")

@@ -189,9 +189,9 @@ _PLOT_ORDER = ("learning_curves", "raster", "membrane", "memory")
 def _row(name: str, r: dict) -> str:
     """One line of the results table from a gallery ``results.json``."""
     mode = "quick" if r.get("quick") else "full"
-    if r.get("name") == "alif_memory":               # one result per neuron kind
+    if r.get("name") == "alif_memory":               # one result per neuron kind and method
         acc = ", ".join(f"{m} {100 * v['test_acc']:.2f}%" for m, v in r["runs"].items())
-        return (f"| `{name}` | {r['task']}, recurrent 20-64-2, bptt, {r['train_samples']} train / "
+        return (f"| `{name}` | {r['task']}, recurrent 20-64-2, bptt and eprop, {r['train_samples']} train / "
                 f"{r['test_samples']} test | {mode}, {r['epochs']} epoch(s), {r['wall_time_s']:.0f} s | "
                 f"test accuracy: {acc} | {r['target']} |")
     if "runs" in r:                                   # long_rollout: one result per method

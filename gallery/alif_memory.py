@@ -1,4 +1,4 @@
-"""Memory: adaptive LIF (LSNN) against LIF on a delayed XOR, both recurrent, both trained by BPTT.
+"""Memory: adaptive LIF (LSNN) against LIF on a delayed XOR, both recurrent, trained by BPTT and by e-prop.
 
     python gallery/alif_memory.py [--quick] [--out DIR]
 
@@ -9,17 +9,21 @@ on every channel throughout. The label is whether the cues came from different g
 Neither cue alone says anything about the label, so the network must hold the first cue over
 the delay, far longer than ``tau_mem`` = 20 ms. Both networks are 20-64-2 with recurrent
 hidden layers, the same sizes, initial weight draw, loss (the membrane CE of a leaky
-read-out summed over steps), optimizer (Adam 3e-3, cosine) and data; the only difference
-is the hidden neuron: ``lif`` or ``alif`` (``tau_adapt`` = 500 ms, ``beta_adapt`` = 1 mV).
-Writes ``results.json``, ``learning_curves.png`` (test accuracy per epoch of both) and
-``adaptation.png`` (the trained ALIF layer's spikes and adaptation on one test sample).
+read-out summed over steps), optimizer (Adam with a cosine schedule) and data; the only
+difference is the hidden neuron: ``lif`` or ``alif`` (``tau_adapt`` = 500 ms, ``beta_adapt``
+= 1 mV). Each pair is trained twice: by BPTT (learning rate 3e-3) and by e-prop with the
+adaptation eligibility trace (``bsnn.neurons.alif``; learning rate 1e-2, no backward pass
+through time). Writes ``results.json``, ``learning_curves.png`` (test accuracy per epoch of
+all four) and ``adaptation.png`` (the BPTT-trained ALIF layer's spikes and adaptation on
+one test sample).
 
 What was tried before these settings (each a full run, seed 0, delay in ms; test accuracy
 LIF / ALIF): delay 100, mean-membrane CE, lr 1e-2, tau_adapt 200 ms, beta 0.5 mV: 97.6% /
 52.6% (the recurrent LIF network holds 100 ms in its own activity); delay 300, same:
 50.8% / 64.8%; mean-membrane CE at lr 1e-3: ALIF peaked at 75% and fell back to 53%;
 max-membrane CE: 71-73% / 71-75% (the maximum over time lets a network without memory
-tell "both groups were seen" from "one group", so it measures no memory).
+tell "both groups were seen" from "one group", so it measures no memory). e-prop, 1024
+training samples, 10 epochs: ALIF 69.1% at lr 3e-3, 91.4% at lr 1e-2.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import numpy as np
 from _common import machine, parse_args
 
 DELAY = 300
-LR = 3e-3
+LR = {"bptt": 3e-3, "eprop": 1e-2}
 NEURONS = {"lif": {}, "alif": {"tau_adapt": "500ms", "beta_adapt": "1mV"}}
 
 
@@ -59,43 +63,46 @@ def main():
     from bsnn.data.base import Dataset
     from bsnn.train import Trainer
     # --quick: a smoke run (a 50 ms delay, a few epochs); its numbers say nothing about memory
-    n_train, n_test, epochs, delay = (256, 128, 4, 50) if args.quick else (2048, 1024, 30, DELAY)
+    n_train, n_test, epochs, delay = (128, 64, 2, 50) if args.quick else (2048, 1024, 30, DELAY)
     x_train, y_train = delayed_xor(n_train, delay, args.seed)
     x_test, y_test = delayed_xor(n_test, delay, args.seed + 1000)
     ds = Dataset("delayed-xor", x_train, y_train, x_test, y_test, 2, None, True)
     os.makedirs(args.out, exist_ok=True)
     runs, start = {}, time.perf_counter()
-    for neuron, options in NEURONS.items():
-        cfg = TrainConfig(dataset="synthetic", encoder="events", steps=x_train.shape[1], hidden=[64], recurrent=True,
-                          neuron=neuron, neuron_options=dict(options), tau_mem="20ms", tau_syn="5ms",
-                          readout="leaky", loss="membrane-sum-ce", optimizer="adam", lr=LR, schedule="cosine",
-                          batch_size=64, epochs=epochs, w_scale=[3.0, 3.0], seed=args.seed, quiet=True,
-                          out=os.path.join(args.out, neuron))
-        t0 = time.perf_counter()
-        trainer = Trainer(cfg, dataset=ds, overwrite=True)
-        history = trainer.fit()
-        runs[neuron] = {"test_acc": history[-1]["test_acc"], "best_test_acc": max(h["test_acc"] for h in history),
-                        "history": history, "wall_time_s": time.perf_counter() - t0,
-                        "plan": str(trainer.method.plan(trainer.model)), "settings": trainer.config.to_dict()}
-        print(f"{neuron}: test accuracy {history[-1]['test_acc']:.4f} after {epochs} epochs "
-              f"({runs[neuron]['wall_time_s']:.0f} s)", flush=True)
-        if neuron == "alif":
-            model, sample = trainer.model, trainer.encoder(x_test[:1], None)
+    for method, lr in LR.items():
+        for neuron, options in NEURONS.items():
+            name = f"{neuron}-{method}"
+            cfg = TrainConfig(dataset="synthetic", encoder="events", steps=x_train.shape[1], hidden=[64],
+                              recurrent=True, neuron=neuron, neuron_options=dict(options), tau_mem="20ms",
+                              tau_syn="5ms", method=method, readout="leaky", loss="membrane-sum-ce",
+                              optimizer="adam", lr=lr, schedule="cosine", batch_size=64, epochs=epochs,
+                              w_scale=[3.0, 3.0], seed=args.seed, quiet=True, out=os.path.join(args.out, name))
+            t0 = time.perf_counter()
+            trainer = Trainer(cfg, dataset=ds, overwrite=True)
+            history = trainer.fit()
+            runs[name] = {"method": method, "neuron": neuron, "test_acc": history[-1]["test_acc"],
+                          "best_test_acc": max(h["test_acc"] for h in history), "history": history,
+                          "wall_time_s": time.perf_counter() - t0,
+                          "plan": str(trainer.method.plan(trainer.model)), "settings": trainer.config.to_dict()}
+            print(f"{name}: test accuracy {history[-1]['test_acc']:.4f} after {epochs} epochs "
+                  f"({runs[name]['wall_time_s']:.0f} s)", flush=True)
+            if name == "alif-bptt":
+                model, sample = trainer.model, trainer.encoder(x_test[:1], None)
     plots = [_curves(runs, delay, os.path.join(args.out, "learning_curves.png")),
              _adaptation(model, sample, delay, os.path.join(args.out, "adaptation.png"))]
-    margin = runs["alif"]["test_acc"] - runs["lif"]["test_acc"]
+    margins = {m: runs[f"alif-{m}"]["test_acc"] - runs[f"lif-{m}"]["test_acc"] for m in LR}
     results = {"name": "alif_memory", "task": f"delayed XOR, delay {delay} ms", "quick": bool(args.quick),
                "train_samples": n_train, "test_samples": n_test, "epochs": epochs,
-               "accuracy": {k: r["test_acc"] for k, r in runs.items()}, "alif_minus_lif": margin,
-               "target": "alif beats lif by >= 10 points (full run)",
-               "target_met": None if args.quick else bool(margin >= 0.10),
+               "accuracy": {k: r["test_acc"] for k, r in runs.items()}, "alif_minus_lif": margins,
+               "target": "alif beats lif by >= 10 points under each method (full run)",
+               "target_met": None if args.quick else bool(min(margins.values()) >= 0.10),
                "runs": runs, "plots": [os.path.basename(p) for p in plots],
                "wall_time_s": time.perf_counter() - start, "machine": machine(),
                "command": "python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:])}
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2, default=str)
-    print(f"alif_memory: alif {runs['alif']['test_acc']:.4f}, lif {runs['lif']['test_acc']:.4f}; "
-          f"results in {args.out}/results.json")
+    print("alif_memory: " + ", ".join(f"{k} {r['test_acc']:.4f}" for k, r in runs.items())
+          + f"; results in {args.out}/results.json")
 
 
 def _curves(runs, delay, path):
@@ -103,7 +110,8 @@ def _curves(runs, delay, path):
     fig = Figure(figsize=(5, 3.2))
     ax = fig.subplots()
     for name, r in runs.items():
-        ax.plot([h["epoch"] for h in r["history"]], [h["test_acc"] for h in r["history"]], "o-", label=name)
+        ax.plot([h["epoch"] for h in r["history"]], [h["test_acc"] for h in r["history"]],
+                "o-" if r["method"] == "bptt" else "s--", ms=3, label=name)
     ax.axhline(0.5, color="gray", ls="--", lw=0.8, label="chance")
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy")

@@ -18,19 +18,26 @@ from _common import parse_args, run
 
 from bsnn.config import TrainConfig
 
+
+def setting(dataset: str = "fashion-mnist", *, learn: bool = False, data_dir=None, epochs: int = 12) -> TrainConfig:
+    """The feed-forward setting of this script (``mnist_learn.py`` uses it on MNIST)."""
+    cfg = TrainConfig(dataset=dataset, data_dir=data_dir, hidden=[1000], steps=25, dt="1ms",
+                      tau_mem="20ms", tau_syn="2ms", threshold="1mV", surrogate="atan", readout="leaky",
+                      encoder="current", loss="mean-membrane-ce", optimizer="adam", lr=2e-3, schedule="cosine",
+                      batch_size=128, epochs=epochs, w_scale=[6.0, 3.0], quiet=True)
+    if learn:
+        cfg.learn = ["tau_mem", "V_th"]
+    return cfg
+
+
 if __name__ == "__main__":
     learn = "--learn" in sys.argv       # learned per-neuron tau_mem and threshold (bsnn.dynamics)
     if learn:
         sys.argv.remove("--learn")
     name = "fashion_mnist" + ("_learn" if learn else "")
     args = parse_args(__doc__.splitlines()[0], f"runs/gallery/{name}")
-    cfg = TrainConfig(dataset="fashion-mnist", data_dir=args.data_dir, hidden=[1000], steps=25, dt="1ms",
-                      tau_mem="20ms", tau_syn="2ms", threshold="1mV", surrogate="atan", readout="leaky",
-                      encoder="current", loss="mean-membrane-ce", optimizer="adam", lr=2e-3, schedule="cosine",
-                      batch_size=128, epochs=12, w_scale=[6.0, 3.0], quiet=True)
-    if learn:
-        cfg.learn = ["tau_mem", "V_th"]
+    cfg = setting(data_dir=args.data_dir, learn=learn)
     if args.quick:
-        cfg.train_subset, cfg.test_subset, cfg.epochs = 6000, 1000, 1
+        cfg.train_subset, cfg.test_subset, cfg.epochs = 2000, 500, 1
     run(name, cfg, args, target=0.905 if learn else 0.89,
         reference={"source": "feed-forward surrogate-gradient SNNs (literature)", "test_acc": 0.90})

@@ -61,7 +61,7 @@ def main():
         worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
         return
     args = parse_args(__doc__.splitlines()[0], "runs/gallery/long_rollout")
-    steps, epochs = (2000, 1) if args.quick else (2000, 4)
+    steps, epochs = (500, 1) if args.quick else (2000, 4)
     names = ["bptt-checkpointed", "eprop"] if args.quick else list(RUNS)
     os.makedirs(args.out, exist_ok=True)
     results = {}
@@ -75,12 +75,11 @@ def main():
         print(f"{name}: T={steps}, test accuracy {r['test_acc']:.3f}, peak RSS {r['peak_rss_mb']:.0f} MiB "
               f"({r['training_rss_mb']:.0f} MiB added by training), {r['wall_time_s']:.0f} s")
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from bsnn.plot import learning_curves
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig = Figure(figsize=(5, 3))
+    ax = fig.subplots()
     names = list(results)
     ax.bar(names, [r["setup_rss_mb"] for r in results.values()], color="0.8", label="after set-up")
     ax.bar(names, [r["training_rss_mb"] for r in results.values()], bottom=[r["setup_rss_mb"] for r in results.values()],
@@ -90,7 +89,6 @@ def main():
     ax.set_title(f"T = {steps} steps, 40-256-2, batch 32")
     fig.tight_layout()
     fig.savefig(os.path.join(args.out, "memory.png"), dpi=110)
-    plt.close(fig)
     for name, r in results.items():
         learning_curves(r["history"], os.path.join(args.out, f"learning_curves_{name}.png"), title=name)
     summary = {"name": "long_rollout", "dataset": "synthetic (rates task)", "steps": steps, "epochs": epochs,

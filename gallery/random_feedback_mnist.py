@@ -19,6 +19,6 @@ if __name__ == "__main__":
                       readout="leaky", encoder="current", loss="membrane-sum-ce", optimizer="adam", lr=5e-3,
                       schedule="constant", batch_size=64, epochs=2, w_scale=3.0, quiet=True)
     if args.quick:
-        cfg.train_subset, cfg.test_subset, cfg.epochs = 6000, 1000, 1
+        cfg.train_subset, cfg.test_subset, cfg.epochs = 2000, 500, 1
     run("random_feedback_mnist", cfg, args, target=0.93,
         reference={"source": "random-feedback notebook", "test_acc": [0.915, 0.938]})

@@ -53,7 +53,7 @@ def _row(r: dict) -> str:
     if r["name"] == "alif_memory":
         result = "; ".join(f"{k}: **{v['test_acc'] * 100:.1f}%**" for k, v in r["runs"].items())
         met = {True: "yes", False: "**no**", None: "-"}[r.get("target_met")]
-        return (f"| `alif_memory.py` | {r['task']}, recurrent 20-64-2, bptt, {r['epochs']} epochs, "
+        return (f"| `alif_memory.py` | {r['task']}, recurrent 20-64-2, bptt and eprop, {r['epochs']} epochs, "
                 f"{r['train_samples']} train / {r['test_samples']} test | {result} | {r['target']}; met: {met} | "
                 f"{r['wall_time_s']:.0f} s |")
     if r.get("target_loss") is not None:

@@ -33,7 +33,7 @@ if __name__ == "__main__":
                       readout="spiking", encoder="current", loss="membrane-sum-ce", optimizer="adam",
                       lr=5e-4 * C, schedule="constant", batch_size=128, epochs=1, w_scale=W_SCALE, quiet=True)
     if args.quick:
-        cfg.train_subset, cfg.test_subset = 6000, 1000
+        cfg.train_subset, cfg.test_subset = 2000, 500
     run("surrogate_mnist", cfg, args, target=0.939,
         reference={"source": "snnTorch tutorial 5", "test_acc": 0.9387},
         notes="snnTorch lr 5e-4 and init rescaled by 1/(1-beta) for bsnn's input normalization (see docstring)")

@@ -27,7 +27,7 @@ if __name__ == "__main__":
                       encoder="events", loss="mean-membrane-ce", optimizer="adam", lr=3e-3,
                       schedule="constant", batch_size=256, epochs=200, w_scale=math.sqrt(2.0), quiet=True)
     if args.quick:
-        cfg.epochs = 30
+        cfg.epochs = 10
     run("synthetic_tutorial", cfg, args, dataset=dataset, target_loss=0.574,
         reference={"source": "brainpy.state tutorial 4", "first_loss": 0.693, "final_loss": 0.574},
         notes="one epoch = one full-batch step; 'test' is the training set (random labels: memorization)")

@@ -15,7 +15,7 @@ _OWNS_CACHE = _CACHE_VAR not in os.environ
 if _OWNS_CACHE:
     os.environ[_CACHE_VAR] = tempfile.mkdtemp(prefix="bsnn-test-jax-cache-")
 os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ[_CACHE_VAR]
-os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = os.environ.get("BSNN_TEST_CACHE_MIN_SECS", "0")
 os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 
 import brainstate  # noqa: E402
@@ -23,7 +23,7 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 jax.config.update("jax_compilation_cache_dir", os.environ[_CACHE_VAR])
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", float(os.environ.get("BSNN_TEST_CACHE_MIN_SECS", 0)))
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
@@ -36,7 +36,7 @@ _LONGEST_FIRST = (
     "test_defaults.py::test_every_combination_trains_a_step_or_is_refused_in_flag_words",
     "test_host_independence.py::test_every_instruction_set_level_gives_the_same_bits",
     "test_gallery.py::test_gallery_script_quick[long_rollout",
-    "test_gallery.py::test_gallery_script_quick[eventprop_mnist.py --hidden",
+    "test_gallery.py::test_gallery_script_quick[alif_memory",
     "test_parallel.py::test_four_devices_match_one_device",
     "test_gallery.py::test_gallery_script_quick[latency_mnist",
     "test_gallery.py::test_gallery_script_quick",

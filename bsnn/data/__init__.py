@@ -14,6 +14,7 @@ described in ``bsnn.data.sources``.
 
 from __future__ import annotations
 
+from bsnn.registry import Registry
 from bsnn.data.base import DataError, DataNotFoundError, Dataset
 from bsnn.data.batching import Batches, batches, epoch_order, num_batches, subset
 from bsnn.data.builtin import SYNTHETIC_TASKS, digits, synthetic
@@ -32,13 +33,24 @@ __all__ = [
     "cache_dir", "download",
 ]
 
-#: names accepted by ``load`` (and ``"tonic:<NAME>"``, e.g. ``"tonic:NMNIST"``, with tonic installed)
-DATASETS = ("digits", "mnist", "fashion-mnist", "synthetic")
-
-
 def _no_options(name: str, options: dict) -> None:
     if options:
         raise TypeError(f"dataset {name!r} takes no options, got {sorted(options)}")
+
+
+def _digits(data_dir, download, **options):
+    _no_options("digits", options)
+    return digits()
+
+
+#: names accepted by ``load``: name -> ``(data_dir, download, **options) -> Dataset``
+#: (and ``"tonic:<NAME>"``, e.g. ``"tonic:NMNIST"``, with tonic installed, to ``tonic_dataset``)
+DATASETS = Registry("dataset", {
+    "digits": _digits,
+    "mnist": lambda data_dir, download, **options: mnist(data_dir, download=download, **options),
+    "fashion-mnist": lambda data_dir, download, **options: fashion_mnist(data_dir, download=download, **options),
+    "synthetic": lambda data_dir, download, **options: synthetic(**options),
+}, normalize=lambda name: name.lower().replace("_", "-"), also="or 'tonic:<NAME>'")
 
 
 def load(name: str, data_dir=None, *, download: bool = True, **options) -> Dataset:
@@ -57,14 +69,4 @@ def load(name: str, data_dir=None, *, download: bool = True, **options) -> Datas
         raise TypeError(f"name must be a dataset name (str), got {type(name).__name__}")
     if name.lower().startswith("tonic:"):
         return tonic_dataset(name.split(":", 1)[1], data_dir, **options)
-    key = name.lower().replace("_", "-")
-    if key == "digits":
-        _no_options(key, options)
-        return digits()
-    if key == "mnist":
-        return mnist(data_dir, download=download, **options)
-    if key == "fashion-mnist":
-        return fashion_mnist(data_dir, download=download, **options)
-    if key == "synthetic":
-        return synthetic(**options)
-    raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)} or 'tonic:<NAME>'")
+    return DATASETS.lookup(name)(data_dir, download, **options)

@@ -20,10 +20,12 @@ import brainstate
 from bsnn.losses import Loss, get_loss
 from bsnn.models import check_input, check_labels
 from bsnn.network import LayerWeights
+from bsnn.registry import Registry
 
 __all__ = ["Method", "METHODS", "register_method", "get_method", "grads_from_layers", "default_loss"]
 
-METHODS: Dict[str, Callable[..., "Method"]] = {}
+#: name -> ``Method`` class (``register_method`` adds one)
+METHODS: Registry = Registry("method")
 
 
 class Method:
@@ -78,16 +80,13 @@ def default_loss(method: str) -> str:
 
 
 def register_method(cls):
-    """Class decorator: make a method available by its ``name``."""
-    METHODS[cls.name] = cls
-    return cls
+    """Class decorator: make a method available by its ``name`` (``METHODS.register``)."""
+    return METHODS.register(cls)
 
 
 def get_method(name: str, **options) -> Method:
     """A method by name (``bptt``, ``eventprop``, ``eprop``, ``feedback``, as implemented)."""
-    if name not in METHODS:
-        raise ValueError(f"method must be one of the implemented methods {sorted(METHODS)}, got {name!r}")
-    return METHODS[name](**options)
+    return METHODS.lookup(name)(**options)
 
 
 def grads_from_layers(model, layer_grads: Sequence[LayerWeights]) -> dict:

@@ -1,8 +1,11 @@
 """The online loop of e-prop and random feedback: one forward pass, traces, gradient accumulators.
 
-``online_gradients`` advances every layer by ``bsnn.neurons.lif.lif_step`` in one
-``jax.lax.scan`` over time and, in the same step, updates the factorized eligibility
-traces and adds this step's contribution to each weight gradient with one matmul.
+``online_gradients`` advances every layer by the network's own step
+(``bsnn.network.step_network``, the body of the stepwise schedules) in one ``jax.lax.scan``
+over time and, in the same step, updates the factorized eligibility traces and adds this
+step's contribution to each weight gradient with one matmul. A neuron kind whose spike
+depends on more than its membrane (ALIF's adaptation) adds its part of the eligibility
+vector through the protocol's ``eligibility_*`` methods (``bsnn.neurons.base``).
 Nothing with a time axis is kept (except, on request, the output layer's
 ``[T, B, C]`` trace). The math and the choices are in ``bsnn.methods.eprop``.
 
@@ -17,9 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bsnn import neurons as _neurons
 from bsnn.encode import Repeated
-from bsnn.network import LayerSpec, LayerWeights, NetworkOutput, project
-from bsnn.neurons.lif import lif_step, zero_state
+from bsnn.network import LayerSpec, LayerWeights, NetworkOutput, project, step_network
 
 __all__ = ["Trace", "OnlineResult", "layer_decays", "pseudo_derivative", "online_gradients"]
 
@@ -42,10 +45,12 @@ class Trace(NamedTuple):
 
 class _Carry(NamedTuple):
     t: jax.Array          # step index (int32)
-    neurons: tuple        # LIFState per layer
+    neurons: tuple        # the neuron kind's state, per layer
     pre: tuple            # Trace of the layer's input, per layer
     rec: tuple            # Trace of the layer's own last spikes (recurrent layers), else None
     bias: tuple           # scalar Trace of a constant 1, per layer
+    psi: tuple            # [B, N_out] pseudo-derivative of the last step (kinds with extra eligibility)
+    extra: tuple          # per layer (input, recurrent, bias) extra eligibility of the kind, or None
     g_w: tuple            # [N_in, N_out] accumulators ([B, N_out] for a constant input, see below)
     g_b: tuple            # [N_out]
     g_rec: tuple          # [N_out, N_out] or None
@@ -119,6 +124,7 @@ def online_gradients(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights]
             raise ValueError(f"layer {k} is a hidden layer but does not spike; e-prop needs spiking "
                              f"hidden layers (only the read-out may be leaky)")
     constant = isinstance(x, Repeated)
+    kinds = [_neurons.get(s.neuron) for s in specs]
     decays = layer_decays(specs)
     dtype = jnp.result_type(x.dtype, *(w.w.dtype for w in weights))
     window_start = steps - window if window else 0
@@ -134,13 +140,21 @@ def online_gradients(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights]
     def scalar_trace():
         return Trace(zeros(), zeros())
 
+    def extra_init(k, s):
+        kind, c = kinds[k], s.constants
+        inputs = None if (k == 0 and constant) else kind.eligibility_init(c, batch, s.n_in, s.n_out, dtype)
+        recurrent = kind.eligibility_init(c, batch, s.n_out, s.n_out, dtype) if s.recurrent else None
+        return (inputs, recurrent, kind.eligibility_init(c, batch, None, s.n_out, dtype))
+
     init = _Carry(
         t=jnp.zeros((), jnp.int32),
-        neurons=tuple(zero_state(batch, s.n_out, dtype) for s in specs),
+        neurons=tuple(kind.zero_state(batch, s.n_out, dtype) for kind, s in zip(kinds, specs)),
         pre=tuple(None if (k == 0 and constant) else Trace(zeros(batch, s.n_in), zeros(batch, s.n_in))
                   for k, s in enumerate(specs)),
         rec=tuple(Trace(zeros(batch, s.n_out), zeros(batch, s.n_out)) if s.recurrent else None for s in specs),
         bias=tuple(scalar_trace() for _ in specs),
+        psi=tuple(zeros(batch, s.n_out) for s in specs),
+        extra=tuple(extra_init(k, s) for k, s in enumerate(specs)),
         g_w=tuple(zeros(batch, s.n_out) if (k == 0 and constant) else zeros(s.n_in, s.n_out)
                   for k, s in enumerate(specs)),
         g_b=tuple(zeros(s.n_out) for s in specs),
@@ -152,19 +166,18 @@ def online_gradients(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights]
 
     def body(carry: _Carry, x_t):
         inp = x.value if constant else x_t
-        neurons, pre, rec, bias, psi = [], [], [], [], []
-        for k, (spec, w, last) in enumerate(zip(specs, weights, carry.neurons)):
+        neurons = step_network(specs, kinds, weights, carry.neurons, inp, first_drive)
+        pre, rec, bias, psi, extra = [], [], [], [], []
+        for k, (spec, last, new) in enumerate(zip(specs, carry.neurons, neurons)):
             alpha, beta = decays[k]
-            d = first_drive if (k == 0 and constant) else project(inp, w)
-            if spec.recurrent:
-                d = d + jnp.matmul(last.s, w.w_rec)
-            new = lif_step(last, d, spec.constants, spec.spike_fn)
             c = spec.constants
-            neurons.append(new)
+            # the kind's extra eligibility advances from the previous step's traces and psi
+            extra.append(tuple(None if e is None else kinds[k].eligibility_step(e, c, tr.v, carry.psi[k])
+                               for e, tr in zip(carry.extra[k], (carry.pre[k], carry.rec[k], carry.bias[k]))))
             pre.append(None if carry.pre[k] is None else carry.pre[k].advance(inp, alpha, beta))
             rec.append(carry.rec[k].advance(last.s, alpha, beta) if spec.recurrent else None)
             bias.append(carry.bias[k].advance(1.0, alpha, beta))
-            psi.append(pseudo[k]((new.v - c.v_th) / scale[k]) / scale[k] if c.spiking else None)
+            psi.append(pseudo[k](kinds[k].spike_argument(new, c)) / scale[k] if c.spiking else None)
             inp = new.s
         counts = tuple(n + st.s for n, st in zip(carry.counts, neurons))
         out_state = neurons[-1]
@@ -193,15 +206,22 @@ def online_gradients(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights]
 
         g_w, g_b, g_rec = [], [], []
         for k in range(n_layers):
-            if pre[k] is None:              # constant input: accumulate eps_scalar * post
-                g_w.append(carry.g_w[k] + bias[k].v * post[k])
+            def plus(term, e):              # a gradient term and the kind's extra part of it
+                more = None if e is None else kinds[k].eligibility_grad(e, specs[k].constants, post[k])
+                return term if more is None else term + more
+            e_in, e_rec, e_bias = extra[k]
+            g_bias = plus(bias[k].v * post[k], e_bias)               # [B, N_out]
+            if pre[k] is None:              # constant input: accumulate the bias-like factor times post
+                g_w.append(carry.g_w[k] + g_bias)
             else:
-                g_w.append(carry.g_w[k] + jnp.matmul(pre[k].v.T, post[k]))
-            g_b.append(carry.g_b[k] + bias[k].v * post[k].sum(0))
-            g_rec.append(carry.g_rec[k] + jnp.matmul(rec[k].v.T, post[k]) if rec[k] is not None else None)
+                g_w.append(carry.g_w[k] + plus(jnp.matmul(pre[k].v.T, post[k]), e_in))
+            g_b.append(carry.g_b[k] + g_bias.sum(0))
+            g_rec.append(carry.g_rec[k] + plus(jnp.matmul(rec[k].v.T, post[k]), e_rec)
+                         if rec[k] is not None else None)
 
-        new_carry = _Carry(carry.t + 1, tuple(neurons), tuple(pre), tuple(rec), tuple(bias),
-                           tuple(g_w), tuple(g_b), tuple(g_rec), counts, loss,
+        psi_carry = tuple(p if p is not None else q for p, q in zip(psi, carry.psi))
+        new_carry = _Carry(carry.t + 1, tuple(neurons), tuple(pre), tuple(rec), tuple(bias), psi_carry,
+                           tuple(extra), tuple(g_w), tuple(g_b), tuple(g_rec), counts, loss,
                            carry.v_sum + out_state.v)
         return new_carry, ((out_state.s, out_state.v) if record else None)
 

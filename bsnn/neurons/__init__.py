@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 
 from bsnn.neurons.base import CAPABILITIES, Neuron, NeuronCapabilityError, require
+from bsnn.registry import Registry
 
 __all__ = ["NEURONS", "KINDS", "get", "parameter_kinds", "register", "require", "Neuron", "NeuronCapabilityError", "CAPABILITIES"]
 
@@ -20,46 +21,35 @@ _KINDS = {"lif": "bsnn.neurons.lif", "alif": "bsnn.neurons.alif"}
 KINDS = tuple(_KINDS)     # bsnn's own kinds (``register`` adds to the registry, not to this list)
 
 
-class _Registry(dict):
-    """``{name: Neuron}``, each module imported when first asked for."""
+class _Neurons(Registry):
+    """``{name: Neuron}``; bsnn's own kinds are registered by module path and imported when
+    first asked for."""
 
-    def __missing__(self, name):
-        if name not in _KINDS:
-            raise KeyError(name)
-        target = _KINDS[name]
-        neuron = target if isinstance(target, Neuron) else importlib.import_module(target).NEURON
-        self[name] = neuron
-        return neuron
+    def __getitem__(self, name):
+        target = super().__getitem__(name)
+        if isinstance(target, str):
+            target = importlib.import_module(target).NEURON
+            dict.__setitem__(self, name, target)
+        return target
 
-    def __iter__(self):
-        return iter(_KINDS)
-
-    def __len__(self):
-        return len(_KINDS)
-
-    def __contains__(self, name):
-        return name in _KINDS
-
-    def keys(self):
-        return list(_KINDS)
+    def get(self, name, default=None):
+        return self[name] if name in self else default
 
     def items(self):
-        return [(k, self[k]) for k in _KINDS]
+        return [(k, self[k]) for k in self]
 
     def values(self):
-        return [self[k] for k in _KINDS]
+        return [self[k] for k in self]
 
 
-NEURONS = _Registry()
+NEURONS = _Neurons("neuron", _KINDS)
 
 
 def get(neuron) -> Neuron:
     """The ``Neuron`` named ``neuron`` (a ``Neuron`` passes through)."""
     if isinstance(neuron, Neuron):
         return neuron
-    if neuron not in _KINDS:
-        raise ValueError(f"neuron must be one of {list(_KINDS)}, got {neuron!r}")
-    return NEURONS[neuron]
+    return NEURONS.lookup(neuron)
 
 
 def parameter_kinds() -> dict:
@@ -75,13 +65,11 @@ def register(neuron: Neuron) -> Neuron:
         raise TypeError(f"register takes a bsnn.neurons.Neuron instance, got {type(neuron).__name__}")
     if not isinstance(neuron.name, str) or not neuron.name or neuron.name == Neuron.name:
         raise ValueError(f"a neuron kind needs a name of its own (set the class attribute name), got {neuron.name!r}")
-    if neuron.name in _KINDS and not isinstance(_KINDS[neuron.name], Neuron):
+    if neuron.name in KINDS:
         raise ValueError(f"{neuron.name!r} is one of bsnn's own neuron kinds; choose another name")
     if neuron.capabilities:
         # every optional capability today is code written for the LIF equations (the layer
         # adjoint, the kernel, EventProp's jumps, e-prop's traces): a new kind cannot claim one
         raise ValueError(f"{neuron.name!r} claims capabilities {sorted(neuron.capabilities)}, but bsnn implements "
                          f"them for its own kinds' equations only; a registered kind has none (BPTT trains it)")
-    _KINDS[neuron.name] = neuron
-    NEURONS[neuron.name] = neuron
-    return neuron
+    return NEURONS.add(neuron.name, neuron)

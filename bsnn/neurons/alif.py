@@ -18,9 +18,27 @@ the adaptation jump always does: that path is how an ALIF network assigns credit
 delays (Bellec et al. 2020). ``beta_a = 0`` is the LIF neuron.
 
 Parameters beyond the LIF core: ``tau_adapt`` (a time, default 200 ms) and ``beta_adapt``
-(a voltage, default 0.2 mV), each one value or one per neuron. Capabilities: none of the
-optional ones yet. BPTT trains it through the generic loops (JAX's scan transpose);
-EventProp, e-prop and the compiled kernel refuse it with an error naming what is missing.
+(a voltage, default 0.2 mV), each one value or one per neuron.
+
+**e-prop** (capability ``eprop``; Bellec et al. 2020, Methods, "e-prop for LSNNs"). With the
+reset detached, ``V`` does not depend on ``a``, so the membrane part of the eligibility vector
+is LIF's presynaptic ``eps_V_i`` (``bsnn.methods.eprop``). The adaptation part is per synapse:
+``a_j[t]`` depends on ``W_ji`` through the neuron's own past spikes,
+``da_j[t]/dW_ji = rho (da_j[t-1]/dW_ji + dS_j[t-1]/dW_ji)``, and
+``dS_j[t]/dW_ji = psi_j[t] (eps_V_i[t] - beta_a da_j[t]/dW_ji)``, so with
+``eps_a_ji = da_j/dW_ji``::
+
+    eps_a[t] = rho * (eps_a[t-1] * (1 - beta_a psi[t-1]) + psi[t-1] * eps_V[t-1])
+    e[t]     = psi[t] * (eps_V[t] - beta_a * eps_a[t])            (the eligibility trace)
+
+``psi = pseudo'(x) / (V_th - V_reset)`` at the adapted spike argument ``x``. The gradient
+``sum_t L[t] e[t]`` is LIF's ``eps_V^T (L psi)`` minus ``beta_a sum_b eps_a (L psi)``.
+Unlike ``eps_V``, ``eps_a`` depends on the postsynaptic neuron: it is ``[B, N_in, N_out]``
+per layer (flat in ``T``, but the size of the weights times the batch), or ``[B, N_out]``
+for a bias and a constant input, whose ``eps_a`` is the input times one trace per neuron.
+Only the reset is left out; the adaptation path is exact, so a single ALIF layer with a loss
+on its own spikes gets the exact gradient of the fixed online error (tested).
+EventProp and the compiled kernel refuse this neuron with an error naming what is missing.
 """
 
 from __future__ import annotations
@@ -81,7 +99,7 @@ def alif_step(state: ALIFState, drive: jax.Array, c: ALIFConstants,
 
 class _ALIF(Neuron):
     name = "alif"
-    capabilities = frozenset()
+    capabilities = frozenset({"eprop"})
     parameters = {"tau_adapt": ("TIME", 200.0), "beta_adapt": ("VOLTAGE", 0.2)}
 
     def constants(self, dt_ms: float, core: dict, extra: dict) -> ALIFConstants:
@@ -112,6 +130,26 @@ class _ALIF(Neuron):
                                   V_rest=V_rest, beta=beta_adapt, spk_fun=spk_fun, spk_reset=spk_reset,
                                   V_initializer=braintools.init.Constant(0.0 * u.mV),
                                   a_initializer=braintools.init.Constant(0.0))
+
+
+    def eligibility_init(self, c: ALIFConstants, batch, n_in, n_out, dtype):
+        if not c.spiking:
+            return None
+        return jnp.zeros((batch, n_out) if n_in is None else (batch, n_in, n_out), dtype)
+
+    def eligibility_step(self, extra, c: ALIFConstants, eps_v_prev, psi_prev):
+        if extra is None:
+            return None
+        if extra.ndim == 3:                               # per synapse: [B, N_in, N_out]
+            psi_prev, eps_v_prev = psi_prev[:, None, :], eps_v_prev[:, :, None]
+        return c.rho * (extra * (1.0 - c.beta_a * psi_prev) + psi_prev * eps_v_prev)
+
+    def eligibility_grad(self, extra, c: ALIFConstants, post):
+        if extra is None:
+            return None
+        if extra.ndim == 3:
+            return -jnp.einsum("bij,bj->ij", extra, c.beta_a * post)
+        return -c.beta_a * extra * post
 
 
 NEURON = _ALIF()

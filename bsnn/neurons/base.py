@@ -13,6 +13,13 @@ A neuron kind is one module of ``bsnn.neurons`` holding one ``Neuron`` instance.
 * ``brainpy_twin(n, **kw)``: the ``brainpy.state`` neuron the stateful path steps;
 * ``capabilities``: which optional pieces exist (``CAPABILITIES``). A method or kernel that
   needs one calls ``require``, which names the neuron, the method and what is missing.
+
+The ``eprop`` capability is the three ``eligibility_*`` methods below. e-prop
+(``bsnn.methods.eligibility``) carries, for every kind, the current-based core's
+presynaptic traces ``eps_I``, ``eps_V`` (the synaptic and membrane filters, shared by all
+neurons of a layer) and the pseudo-derivative ``psi = dS/dV``; a kind whose spike depends on
+more of its own state than the membrane (the adaptation of ALIF) adds its part of the
+eligibility vector there. The defaults are those of a kind with nothing more (LIF).
 """
 
 from __future__ import annotations
@@ -56,6 +63,26 @@ class Neuron:
 
     def brainpy_twin(self, n: int, **kwargs):
         raise NotImplementedError
+
+    # ---- e-prop: the eligibility vector beyond the membrane trace (capability "eprop") ----
+
+    def eligibility_init(self, c, batch: int, n_in, n_out: int, dtype):
+        """The extra eligibility state of a layer's synapses at rest, or None (nothing beyond
+        ``eps_V``). ``n_in`` is None for a synapse group whose input factor is a scalar (a
+        bias, or a constant input): then the state is ``[B, N_out]``, else ``[B, N_in, N_out]``."""
+        return None
+
+    def eligibility_step(self, extra, c, eps_v_prev, psi_prev):
+        """Advance ``extra`` to this step from the previous step's membrane trace
+        ``eps_v_prev`` (``[B, N_in]``, or a scalar for a scalar input factor) and
+        pseudo-derivative ``psi_prev [B, N_out]``."""
+        return extra
+
+    def eligibility_grad(self, extra, c, post):
+        """This step's gradient beyond ``eps_V^T post``, with ``post = L * psi [B, N_out]``
+        (the learning signal times the pseudo-derivative): ``[N_in, N_out]``, or ``[B, N_out]``
+        for a scalar input factor; None for nothing."""
+        return None
 
     def __repr__(self):
         return f"<bsnn neuron {self.name!r}>"
