@@ -11,7 +11,7 @@ schedule (``hoist=False`` with the constant input projected once: all layers in 
 Part 2, a long rollout (784-256-10, T = 1000, batch 32, Poisson input): peak RSS and XLA's
 temporary-buffer size of one training step with plain BPTT and with ``checkpoint=True``.
 Part 3, on the CPU: the hoisted tutorial-5 step with the fused hidden layer as bsnn's
-compiled kernel (``bsnn.native``) against the same step traced with ``BSNN_NATIVE=0`` (XLA
+compiled kernel (``bsnn._native``) against the same step traced with ``BSNN_NATIVE=0`` (XLA
 loops), both compiled in one process and timed in interleaved windows; the speed-up is the
 median of the per-round ratios. Each configuration runs in its own process. Writes
 ``results/bptt_throughput.{json,md}`` (``bptt_throughput_gpu`` on a GPU backend).
@@ -93,7 +93,7 @@ def native_ab(spec: dict) -> dict:
 
     import jax
 
-    from bsnn import native
+    from bsnn import _native as native
 
     x, y, source = _pixels(spec["batch"])
     key = jax.random.PRNGKey(0)
@@ -162,7 +162,7 @@ def main():
              "First call includes compilation. XLA temp = temporary buffers of the compiled train step.")
     if ab is not None:
         ms = ab["median_s"]
-        notes += (f" Compiled kernel (bsnn.native) against XLA loops for the fused hidden layer, the hoisted "
+        notes += (f" Compiled kernel (bsnn._native) against XLA loops for the fused hidden layer, the hoisted "
                   f"tutorial-5 step, interleaved in one process: **{ab['speedup_median']:.2f}x** (median of "
                   f"{len(ab['windows_s']['XLA loops'])} per-round ratios, range {ab['speedup_min']:.2f}-"
                   f"{ab['speedup_max']:.2f}; {1e3 * ms['compiled kernel']:.1f} vs {1e3 * ms['XLA loops']:.1f} ms "

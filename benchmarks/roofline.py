@@ -94,7 +94,7 @@ def _size(aval) -> int:
 
 
 def _fused_kernel_flops(eqn) -> dict:
-    """The work of a ``bsnn.native`` kernel call, which the jaxpr shows as one opaque ``ffi_call``:
+    """The work of a ``bsnn._native`` kernel call, which the jaxpr shows as one opaque ``ffi_call``:
     forward ``EW_FWD`` per neuron and step plus ``S @ W`` (2 N M per row and step, as a dense
     product); backward the recomputed forward, ``EW_BWD`` per neuron and step, ``g_y @ W^T`` and
     ``S^T g_y`` (2 N M each)."""

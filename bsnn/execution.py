@@ -7,9 +7,9 @@
 Paths, fastest first (``PATHS``):
 
 * ``native``: a spiking hidden layer fused with the next layer's projection, as the compiled
-  CPU kernel (``bsnn.native``);
-* ``fused``: the same fusion as XLA loops with the hand-written reverse pass (``bsnn.fused``);
-* ``adjoint``: one layer as an XLA loop with the hand-written reverse pass (``bsnn.layer_vjp``);
+  CPU kernel (``bsnn._native``);
+* ``fused``: the same fusion as XLA loops with the hand-written reverse pass (``bsnn._fused``);
+* ``adjoint``: one layer as an XLA loop with the hand-written reverse pass (``bsnn._layer_vjp``);
 * ``scan``: one layer as an XLA loop that JAX differentiates (any neuron, recurrence, an
   attached reset);
 * ``stepwise``: every layer in one loop over time (``hoist=False``; JAX differentiates it);
@@ -33,9 +33,9 @@ import jax.numpy as jnp
 __all__ = ["PATHS", "LayerPlan", "Plan", "plan", "check"]
 
 PATHS = {
-    "native": "fused with the next projection, compiled CPU kernel (bsnn.native)",
-    "fused": "fused with the next projection, XLA loops, hand-written reverse pass (bsnn.fused)",
-    "adjoint": "XLA loop, hand-written reverse pass (bsnn.layer_vjp)",
+    "native": "fused with the next projection, compiled CPU kernel (bsnn._native)",
+    "fused": "fused with the next projection, XLA loops, hand-written reverse pass (bsnn._fused)",
+    "adjoint": "XLA loop, hand-written reverse pass (bsnn._layer_vjp)",
     "scan": "XLA loop differentiated by JAX",
     "stepwise": "all layers in one loop over time, differentiated by JAX (hoist=False)",
     "checkpointed": "all layers in one loop, recomputed in the backward pass (checkpoint=True)",
@@ -78,7 +78,7 @@ class Plan(tuple):
 
 def _obstacles(path: str, specs, k: int, dtype, record: bool) -> list:
     """Why ``path`` cannot run layer ``k`` (empty: it can)."""
-    from bsnn import layer_vjp, native
+    from bsnn import _layer_vjp as layer_vjp, _native as native
     spec, last = specs[k], k == len(specs) - 1
     if path == "scan":
         return []

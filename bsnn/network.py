@@ -9,9 +9,9 @@ per-step math of ``bsnn.neurons.lif.lif_step``. Three schedules give the same nu
   steps with one batched matmul before its loop (a ``Repeated`` constant input only
   once), so the loop body is elementwise (plus the recurrent matmul, if any). Layers
   with a detached reset and no recurrence use the hand-written reverse pass of
-  ``bsnn.layer_vjp`` (same gradients, much cheaper). Such a hidden layer, unless
+  ``bsnn._layer_vjp`` (same gradients, much cheaper). Such a hidden layer, unless
   traces are recorded, is fused with the next layer's projection
-  (``bsnn.fused``): its loop emits the next layer's drive and its spike counts
+  (``bsnn._fused``): its loop emits the next layer's drive and its spike counts
   directly, and the float ``[T, B, N]`` spike train is never materialized.
 * ``hoist=False``: all layers advance together in one loop, every step projecting every
   layer's input (a ``Repeated`` constant input is still projected once), differentiated
@@ -40,8 +40,8 @@ import jax.numpy as jnp
 
 from bsnn import dynamics, execution, neurons
 from bsnn.encode import Repeated
-from bsnn.fused import lif_layer_projected
-from bsnn.layer_vjp import lif_layer
+from bsnn._fused import lif_layer_projected
+from bsnn._layer_vjp import lif_layer
 
 __all__ = ["LayerSpec", "LayerWeights", "NetworkOutput", "simulate", "project", "step_layer", "step_network"]
 

@@ -28,7 +28,7 @@ import brainstate
 import jax
 import numpy as np
 
-from bsnn import checkpoint, data, memory, runfiles
+from bsnn import _memory as memory, checkpoint, data, runfiles
 from bsnn.config import TrainConfig, build_encoder, build_method, build_model, build_optimizer
 from bsnn.parallel import DataParallel, check_divisible, is_writer, to_host
 from bsnn.runfiles import OutputError, RunDir, RunLock, dumps
@@ -100,6 +100,9 @@ class Trainer:
             cfg.data_dir = os.path.abspath(cfg.data_dir)      # config.json works from any directory
         _check_config(cfg)
         self.resume, self.overwrite = bool(resume), bool(overwrite)
+        if resume and cfg.out and not checkpoint.checkpoint_files(os.path.join(cfg.out, "checkpoints")):
+            # before the data are loaded and the model is built: a resume with nothing to start from fails at once
+            raise FileNotFoundError(f"nothing to resume: no checkpoint in {os.path.join(cfg.out, 'checkpoints')}")
         ds = dataset if dataset is not None else data.load(cfg.dataset, cfg.data_dir)
         if cfg.train_subset or cfg.test_subset:
             ds = data.subset(ds, cfg.train_subset, cfg.test_subset, seed=cfg.seed)

@@ -94,7 +94,7 @@ FUSED_CASES = [  # sizes, read-out, bias, tau_syn (ms), constant input, rate reg
 
 @pytest.mark.parametrize("sizes,readout,bias,tau_syn,constant,regularized,steps", FUSED_CASES)
 def test_fused_readout_matches_unfused(monkeypatch, sizes, readout, bias, tau_syn, constant, regularized, steps):
-    """``bsnn.fused`` (a hidden layer fused with the next projection) against the unfused
+    """``bsnn._fused`` (a hidden layer fused with the next projection) against the unfused
     layerwise schedule and the per-step formulation: same loss, counts and gradients (the
     step counts cover loops unrolled by 5, by 4 and not at all)."""
     model = bsnn.SpikingClassifier(sizes, tau_mem=10 * u.ms, tau_syn=tau_syn * u.ms, V_th=1 * u.mV,

@@ -1,6 +1,6 @@
-"""The compiled CPU kernel (bsnn.native) gives the same bits whatever the instruction-set level.
+"""The compiled CPU kernel (bsnn._native) gives the same bits whatever the instruction-set level.
 
-The kernel is built for a named level (``bsnn.native.arch()``: the highest x86-64 level the CPU
+The kernel is built for a named level (``bsnn._native.arch()``: the highest x86-64 level the CPU
 runs), and its results must not depend on that level: the same spikes, read-out drives and
 gradients, bit for bit, from a build for x86-64-v2 (SSE4.2: no FMA or AVX instructions, so ``std::fma``
 runs in libm and the loops vectorize 4 floats wide instead of 8). Half the neurons get drives
@@ -45,7 +45,7 @@ def _worker(out_path: str) -> None:
     import jax
 
     import bsnn
-    from bsnn import fused, native
+    from bsnn import _fused as fused, _native as native
 
     jax.config.update("jax_enable_x64", True)
     assert native.available(), "the kernel must build here"
@@ -86,9 +86,9 @@ def _worker(out_path: str) -> None:
 
 
 def _levels():
-    """The kernel's level here (``bsnn.native.arch()``) and a second one this CPU runs: x86-64-v2,
+    """The kernel's level here (``bsnn._native.arch()``) and a second one this CPU runs: x86-64-v2,
     or, where that is the level here, the baseline x86-64."""
-    from bsnn import native
+    from bsnn import _native as native
     if shutil.which(os.environ.get("CXX", "c++")) is None and shutil.which("g++") is None:
         pytest.skip("no C++ compiler: bsnn uses the XLA path")
     levels = native.x86_levels()
@@ -134,7 +134,7 @@ _HOST_DEPENDENT_LIBM = {f"{name}{suffix}" for suffix in ("", "f", "l") for name 
 
 
 def test_the_kernel_calls_no_libm_function_whose_result_depends_on_the_cpu():
-    from bsnn import native
+    from bsnn import _native as native
     nm = shutil.which("nm")
     if nm is None or not native.available():
         pytest.skip("needs nm and the compiled kernel")

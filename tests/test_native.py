@@ -1,4 +1,4 @@
-"""The compiled CPU kernels of the fused hidden layer (bsnn.native) against the XLA path.
+"""The compiled CPU kernels of the fused hidden layer (bsnn._native) against the XLA path.
 
 Spikes must be bit for bit those of ``lif_step`` under XLA (with an identity read-out the
 kernel's ``y`` is the spike train itself), gradients equal up to float summation order, and
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import bsnn
-from bsnn import encode, fused, native
+from bsnn import _fused as fused, _native as native, encode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -167,7 +167,7 @@ def test_one_line_on_stderr_when_the_kernel_is_built_and_none_on_a_cache_hit(tmp
     fake.chmod(0o755)
     env = dict(os.environ, CXX=str(fake), BSNN_CACHE=str(tmp_path / "cache"), BSNN_NATIVE="1",
                PYTHONPATH=os.pathsep.join([ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]))
-    code = "from bsnn import native; assert native.available()"
+    code = "from bsnn import _native as native; assert native.available()"
     lines = []
     for _ in range(2):
         proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,

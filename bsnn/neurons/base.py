@@ -30,8 +30,8 @@ __all__ = ["Neuron", "CAPABILITIES", "NeuronCapabilityError", "require", "compac
 
 CAPABILITIES = {
     "layer-adjoint": "a hand-written linear reverse pass of one feed-forward layer "
-                     "(bsnn.layer_vjp, bsnn.fused, the compiled CPU kernel)",
-    "native-kernel": "a compiled CPU kernel of the fused hidden layer (bsnn.native)",
+                     "(bsnn._layer_vjp, bsnn._fused, the compiled CPU kernel)",
+    "native-kernel": "a compiled CPU kernel of the fused hidden layer (bsnn._native)",
     "eventprop": "an exact adjoint between spikes (EventProp)",
     "eprop": "eligibility traces for e-prop and random feedback",
     "nir": "a NIR node that other tools run",

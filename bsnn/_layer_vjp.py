@@ -15,7 +15,7 @@ reverse loop is two multiply-adds per element and step: several times cheaper th
 differentiating the loop generically. ``tests/test_bptt.py`` checks it against ``jax.grad``
 of an independent implementation and against the generic per-step path.
 
-``surrogate_slope`` and ``adjoint_step`` (one reverse step) are shared with ``bsnn.fused``,
+``surrogate_slope`` and ``adjoint_step`` (one reverse step) are shared with ``bsnn._fused``,
 which runs a hidden layer of this kind fused with the next layer's projection.
 """
 

@@ -1,6 +1,6 @@
 """Compiled CPU kernels for the fused hidden layer, called through JAX's FFI.
 
-``bsnn.fused`` runs a feed-forward spiking hidden layer and the next layer's projection as
+``bsnn._fused`` runs a feed-forward spiking hidden layer and the next layer's projection as
 one operation. On the CPU backend that operation is, when possible, a C++ kernel
 (``bsnn/kernels/lif_cpu.cc``) instead of an XLA while loop: each batch row advances through
 all its steps with the state in cache, rows are split over the cores, and the reverse pass
@@ -8,7 +8,7 @@ recomputes a row's membrane trace instead of storing ``[T, B, N]`` (see the sour
 for the math). The membrane, and so every spike, is bit for bit that of ``lif_step`` under
 XLA (``tests/test_native.py``) where XLA fuses the update into the same multiply-adds: always
 for a constant drive without synaptic current. With a per-step drive or a synaptic current,
-XLA's loop (unrolled by ``bsnn.fused.UNROLL``) puts the other product inside the
+XLA's loop (unrolled by ``bsnn._fused.UNROLL``) puts the other product inside the
 multiply-add in steps 2-5 of each unrolled group, so a membrane within an ulp of threshold
 can spike in one path and not in the other (no spike count differed in 6.4e7 random membrane
 updates of each kind; drives set at the threshold show it). Gradients equal the XLA path's up
@@ -265,7 +265,7 @@ def _suffix(dtype) -> str:
 
 
 def fused_forward(spec, drive, w_next, steps: int, constant: bool):
-    """``(y [T, B, M], counts [B, N])`` of the fused layer (``bsnn.fused.lif_layer_projected``)."""
+    """``(y [T, B, M], counts [B, N])`` of the fused layer (``bsnn._fused.lif_layer_projected``)."""
     batch, n_out = drive.shape[-2:]
     out = (jax.ShapeDtypeStruct((steps, batch, w_next.shape[1]), drive.dtype),
            jax.ShapeDtypeStruct((batch, n_out), drive.dtype))

@@ -9,9 +9,9 @@ instead of its ``[T, B, N]`` spike train, what the rest of the network reads fro
 
 Both are formed inside the time loop, one step at a time, so the float spike train is
 never written to memory. The loop keeps the membrane ``V[t]`` for the reverse pass (one
-``[T, B, N]`` array, as ``bsnn.layer_vjp`` keeps ``psi``), from which the reverse loop
+``[T, B, N]`` array, as ``bsnn._layer_vjp`` keeps ``psi``), from which the reverse loop
 recomputes the spikes ``S[t] = H(x[t])`` (bit for bit those of the forward pass) and the
-surrogate slope ``psi[t]``. It is the adjoint of ``bsnn.layer_vjp`` with the spike
+surrogate slope ``psi[t]``. It is the adjoint of ``bsnn._layer_vjp`` with the spike
 cotangent formed per step from the small ``g_y[t]``:
 
     g_s[t]       = g_y[t] @ W_next^T (+ g_counts, when the loss reads the counts)
@@ -26,8 +26,8 @@ small matmuls run beside the next step's elementwise work on another core. Gradi
 equal those of the unfused path up to the order of float summation
 (``tests/test_bptt.py::test_fused_readout_matches_unfused``).
 
-On the CPU backend, when ``bsnn.native.supports`` the layer (the ``native`` path of the plan) (scalar constants, a named
-surrogate, a next layer of at most ``bsnn.native.MAX_NEXT`` units), the same operation runs
+On the CPU backend, when ``bsnn._native.supports`` the layer (the ``native`` path of the plan) (scalar constants, a named
+surrogate, a next layer of at most ``bsnn._native.MAX_NEXT`` units), the same operation runs
 as a compiled C++ kernel instead of these loops: the same spikes bit for bit, gradients
 equal up to summation order (``tests/test_native.py``), and no ``[T, B, N]`` array at all
 (the reverse pass recomputes each batch row's membrane in cache).
@@ -40,8 +40,8 @@ import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
-from bsnn import native
-from bsnn.layer_vjp import adjoint_step, surrogate_slope
+from bsnn import _native as native
+from bsnn._layer_vjp import adjoint_step, surrogate_slope
 from bsnn.neurons.lif import lif_step, spike_argument, zero_state
 
 __all__ = ["lif_layer_projected"]
@@ -78,7 +78,7 @@ def lif_layer_projected(spec, drive: jax.Array, w_next: jax.Array, steps: int, b
       drive: its projected input, ``[T, B, N]``, or ``[B, N]`` repeated every step when ``constant``.
       w_next: ``[N, M]`` the next layer's input weights.
       kernel: run the compiled CPU kernel (``bsnn.execution.plan`` decides; ``None``: when
-        ``bsnn.native.supports`` the layer).
+        ``bsnn._native.supports`` the layer).
     """
     if kernel is None:
         kernel = native.supports(spec, drive.dtype, w_next.shape[1])
@@ -143,7 +143,7 @@ def lif_layer_projected(spec, drive: jax.Array, w_next: jax.Array, steps: int, b
 
 
 def _native_layer(spec, drive: jax.Array, w_next: jax.Array, steps: int, constant: bool):
-    """``lif_layer_projected`` by the compiled CPU kernels of ``bsnn.native`` (same outputs)."""
+    """``lif_layer_projected`` by the compiled CPU kernels of ``bsnn._native`` (same outputs)."""
 
     @jax.custom_vjp
     def run(d_all, w):
