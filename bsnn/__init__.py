@@ -16,7 +16,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_MODULES = ("checkpoint", "data", "defaults", "dynamics", "encode", "execution", "losses", "methods", "neurons",
+_MODULES = ("checkpoint", "cli", "data", "defaults", "dynamics", "encode", "execution", "losses", "methods", "neurons",
             "nir", "parallel", "plot", "runfiles", "units")
 _NAMES = {
     "TrainConfig": "bsnn.config", "Dataset": "bsnn.data", "Repeated": "bsnn.encode",

@@ -10,6 +10,7 @@ done
 python gallery/latency_mnist.py --best
 python gallery/eventprop_mnist.py --hidden 350
 python gallery/fashion_mnist.py --learn
+python gallery/mnist_learn.py
 python gallery/summarize.py
 mkdir -p gallery/results && for d in runs/gallery/*/; do cp "$d/results.json" "gallery/results/$(basename "$d").json"; done
 python docs/make_figures.py --gallery runs/gallery

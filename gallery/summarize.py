@@ -33,6 +33,8 @@ def _reference(r: dict) -> str:
 
 def _script(name: str) -> str:
     """``latency_mnist_best`` -> ``latency_mnist.py --best``; ``eventprop_mnist_hidden350`` -> ``... --hidden 350``."""
+    if os.path.exists(os.path.join(HERE, f"{name}.py")):      # a script of its own (mnist_learn.py)
+        return f"{name}.py"
     match = re.fullmatch(r"(.*)_hidden(\d+)", name)
     if match:
         return f"{match.group(1)}.py --hidden {match.group(2)}"

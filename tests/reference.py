@@ -98,3 +98,15 @@ def assert_pure_path_matches_brainpy(model, x, min_hidden_spikes: int = 5):
     assert float(out.layer_spikes[0].sum()) > min_hidden_spikes
     np.testing.assert_array_equal(np.asarray(jnp.stack(spikes)), np.asarray(out.spikes))
     np.testing.assert_allclose(np.asarray(jnp.stack(volts)), np.asarray(out.v), atol=1e-4)
+
+
+def layer_grads(model, grads):
+    """``[(w, b, w_rec)]`` per layer, as NumPy arrays, from a ``ParamState``-keyed gradient dict."""
+    import brainstate
+    keys = {id(s): k for k, s in model.states(brainstate.ParamState).items()}
+    out = []
+    for layer in model.layers:
+        lin = grads[keys[id(layer.linear.weight)]]
+        rec = grads[keys[id(layer.recurrent.weight)]]["weight"] if layer.recurrent is not None else None
+        out.append(tuple(None if a is None else np.asarray(a) for a in (lin["weight"], lin.get("bias"), rec)))
+    return out

@@ -129,9 +129,9 @@ def test_synthetic_reproduces_the_brainpy_state_tutorial():
 
 
 def test_load_names_and_errors():
-    assert data.DATASETS.names() == ["digits", "mnist", "fashion-mnist", "synthetic"]
+    assert data.DATASETS.names() == ["digits", "mnist", "fashion-mnist", "synthetic", "randman"]
     with pytest.raises(ValueError, match=r"dataset must be one of \['digits', 'mnist', 'fashion-mnist', "
-                                         r"'synthetic'\] or 'tonic:<NAME>', got 'cifar'"):
+                                         r"'synthetic', 'randman'\] or 'tonic:<NAME>', got 'cifar'"):
         data.load("cifar")
     with pytest.raises(TypeError, match="takes no options"):
         data.load("digits", n_samples=3)

@@ -10,22 +10,12 @@ import numpy as np
 import pytest
 
 import bsnn
+from reference import layer_grads
 from bsnn import encode
 from bsnn.losses import CountCE, MembraneSumCE
 from bsnn.methods import get_method
 from bsnn.methods.eprop import EProp, RandomFeedback
 from bsnn.network import NetworkOutput, simulate
-
-
-def _layer_grads(model, grads):
-    """``[(w, b, w_rec)]`` per layer from a ``ParamState``-keyed gradient dict."""
-    keys = {id(s): k for k, s in model.states(brainstate.ParamState).items()}
-    out = []
-    for layer in model.layers:
-        lin = grads[keys[id(layer.linear.weight)]]
-        rec = grads[keys[id(layer.recurrent.weight)]]["weight"] if layer.recurrent is not None else None
-        out.append(tuple(None if a is None else np.asarray(a) for a in (lin["weight"], lin.get("bias"), rec)))
-    return out
 
 
 def _max_diff(g1, g2):
@@ -68,7 +58,7 @@ def _single_layer_comparison(reset, kind, dtype):
     assert float(out_b.counts[0].sum()) > 20, "the layer must spike for a meaningful check"
     np.testing.assert_array_equal(np.asarray(out_e.spikes), np.asarray(out_b.spikes))
     np.testing.assert_allclose(float(loss_e), float(loss_b), rtol=1e-6)
-    g_b, g_e = _layer_grads(model, grads_b), _layer_grads(model, grads_e)
+    g_b, g_e = layer_grads(model, grads_b), layer_grads(model, grads_e)
     assert all(a.dtype == dtype for layer in g_e for a in layer if a is not None)
     scale = max(float(np.abs(a).max()) for a in g_b[0] if a is not None)
     err = _max_diff(g_b, g_e)
@@ -99,9 +89,9 @@ def test_surrogate_option_overrides_the_rule_only():
     _, grads_b, out_b = bsnn.BPTT("membrane-sum-ce").loss_and_grads(model, x, LABELS)
     _, grads_own, _ = EProp(surrogate=None).loss_and_grads(model, x, LABELS)
     _, grads_ss, out_ss = EProp().loss_and_grads(model, x, LABELS)           # superspike by default
-    g_b = _layer_grads(model, grads_b)
-    assert _max_diff(g_b, _layer_grads(model, grads_own)) <= 1e-5
-    assert _max_diff(g_b, _layer_grads(model, grads_ss)) > 1e-2
+    g_b = layer_grads(model, grads_b)
+    assert _max_diff(g_b, layer_grads(model, grads_own)) <= 1e-5
+    assert _max_diff(g_b, layer_grads(model, grads_ss)) > 1e-2
     for c, c_b in zip(out_ss.counts, out_b.counts):                        # the spikes do not change
         np.testing.assert_array_equal(np.asarray(c), np.asarray(c_b))
 
@@ -119,7 +109,7 @@ def test_two_layers_exact_when_the_readout_is_memoryless():
     _, grads_b, _ = bsnn.BPTT("membrane-sum-ce").loss_and_grads(model, x, LABELS)
     _, grads_e, out = EProp().loss_and_grads(model, x, LABELS)
     assert float(out.counts[0].sum()) > 50
-    g_b, g_e = _layer_grads(model, grads_b), _layer_grads(model, grads_e)
+    g_b, g_e = layer_grads(model, grads_b), layer_grads(model, grads_e)
     assert float(np.abs(g_b[0][0]).max()) > 1e-2
     assert _max_diff(g_b, g_e) <= 1e-5
 
@@ -129,13 +119,13 @@ def test_deep_network_output_layer_exact_hidden_layers_aligned():
                                    readout="leaky", w_scale=[6.0, 1.0], recurrent=True)
     x = _inputs("poisson")
     _, grads_b, _ = bsnn.BPTT("membrane-sum-ce").loss_and_grads(model, x, LABELS)
-    g_b = _layer_grads(model, grads_b)
+    g_b = layer_grads(model, grads_b)
     for method in (EProp(), RandomFeedback()):
-        g = _layer_grads(model, method.loss_and_grads(model, x, LABELS)[1])
+        g = layer_grads(model, method.loss_and_grads(model, x, LABELS)[1])
         np.testing.assert_allclose(g[1][0], g_b[1][0], atol=1e-5)      # read-out weights: exact
         np.testing.assert_allclose(g[1][1], g_b[1][1], atol=1e-5)
         assert np.all(np.isfinite(g[0][0])) and np.all(np.isfinite(g[0][2]))
-    g_e = _layer_grads(model, EProp().loss_and_grads(model, x, LABELS)[1])
+    g_e = layer_grads(model, EProp().loss_and_grads(model, x, LABELS)[1])
     print("eprop/bptt cosine, hidden W, W_rec:", _cos(g_e[0][0], g_b[0][0]), _cos(g_e[0][2], g_b[0][2]))
     assert _cos(g_e[0][0], g_b[0][0]) > 0.5
 
@@ -157,7 +147,7 @@ def test_rate_error_is_the_gradient_of_the_fixed_online_error(two_layers):
     objective = lambda ws: jnp.sum(errors * simulate(specs, ws, x, dt=model.dt_ms).spikes)
     g_ref = jax.grad(objective)(weights)
     loss, grads, out = EProp("count-ce").loss_and_grads(model, x, LABELS)
-    g_e = _layer_grads(model, grads)
+    g_e = layer_grads(model, grads)
     assert float(out.counts[-1].sum()) >= 20
     np.testing.assert_allclose(float(loss), float(count_loss(spikes.sum(0))), rtol=1e-6)
     for k, (w, b, _) in enumerate(g_e):
@@ -179,13 +169,13 @@ def test_window_is_the_gradient_of_the_last_k_steps():
 
     g_ref = jax.grad(objective)(weights)
     loss, grads, _ = EProp(window=k).loss_and_grads(model, x, LABELS)
-    (w, b, _), = _layer_grads(model, grads)
+    (w, b, _), = layer_grads(model, grads)
     np.testing.assert_allclose(w, np.asarray(g_ref[0].w), atol=1e-5)
     np.testing.assert_allclose(b, np.asarray(g_ref[0].b), atol=1e-5)
     full = EProp().loss_and_grads(model, x, LABELS)
     assert float(loss) == pytest.approx(float(full[0]))                  # the reported loss: all steps
-    assert _max_diff(_layer_grads(model, EProp(window=x.shape[0]).loss_and_grads(model, x, LABELS)[1]),
-                     _layer_grads(model, full[1])) == 0.0
+    assert _max_diff(layer_grads(model, EProp(window=x.shape[0]).loss_and_grads(model, x, LABELS)[1]),
+                     layer_grads(model, full[1])) == 0.0
 
 
 # ---- random feedback ------------------------------------------------------------------------
@@ -198,9 +188,9 @@ def test_random_feedback_with_the_transposed_weights_is_eprop():
     model = bsnn.SpikingClassifier([12, 16, 4], tau_mem=10 * u.ms, surrogate="superspike", readout="leaky",
                                    w_scale=[6.0, 1.0])
     x = _inputs("poisson")
-    g_e = _layer_grads(model, EProp().loss_and_grads(model, x, LABELS)[1])
-    g_t = _layer_grads(model, Transposed().loss_and_grads(model, x, LABELS)[1])
-    g_r = _layer_grads(model, RandomFeedback().loss_and_grads(model, x, LABELS)[1])
+    g_e = layer_grads(model, EProp().loss_and_grads(model, x, LABELS)[1])
+    g_t = layer_grads(model, Transposed().loss_and_grads(model, x, LABELS)[1])
+    g_r = layer_grads(model, RandomFeedback().loss_and_grads(model, x, LABELS)[1])
     assert _max_diff(g_e, g_t) <= 1e-6
     assert _max_diff([g_e[0]], [g_r[0]]) > 1e-3                          # random B: other hidden grads
     np.testing.assert_array_equal(g_e[1][0], g_r[1][0])                  # same read-out grads
@@ -209,12 +199,12 @@ def test_random_feedback_with_the_transposed_weights_is_eprop():
 def test_random_feedback_matrices_are_fixed_by_the_seed():
     model = bsnn.SpikingClassifier([12, 16, 4], surrogate="superspike", readout="leaky", w_scale=[6.0, 1.0])
     x = _inputs("constant")
-    a = _layer_grads(model, RandomFeedback(seed=3).loss_and_grads(model, x, LABELS)[1])
-    b = _layer_grads(model, RandomFeedback(seed=3).loss_and_grads(model, x, LABELS)[1])
-    c = _layer_grads(model, RandomFeedback(seed=4).loss_and_grads(model, x, LABELS)[1])
+    a = layer_grads(model, RandomFeedback(seed=3).loss_and_grads(model, x, LABELS)[1])
+    b = layer_grads(model, RandomFeedback(seed=3).loss_and_grads(model, x, LABELS)[1])
+    c = layer_grads(model, RandomFeedback(seed=4).loss_and_grads(model, x, LABELS)[1])
     assert _max_diff(a, b) == 0.0
     assert _max_diff(a, c) > 1e-4
-    half = _layer_grads(model, RandomFeedback(seed=3, feedback_scale=0.5).loss_and_grads(model, x, LABELS)[1])
+    half = layer_grads(model, RandomFeedback(seed=3, feedback_scale=0.5).loss_and_grads(model, x, LABELS)[1])
     np.testing.assert_allclose(half[0][0], 0.5 * a[0][0], rtol=1e-5, atol=1e-8)
 
 

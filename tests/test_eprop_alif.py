@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import bsnn
+from reference import layer_grads
 from bsnn import encode
 from bsnn.losses import CountCE
 from bsnn.methods.eprop import EProp, RandomFeedback
@@ -25,17 +26,6 @@ from bsnn.network import NetworkOutput, simulate
 from bsnn.neurons import alif
 
 LABELS = jnp.array([0, 1, 2, 3])
-
-
-def _grads(model, grads):
-    """``[(w, b, w_rec)]`` per layer as NumPy arrays."""
-    keys = {id(s): k for k, s in model.states(brainstate.ParamState).items()}
-    out = []
-    for layer in model.layers:
-        lin = grads[keys[id(layer.linear.weight)]]
-        rec = grads[keys[id(layer.recurrent.weight)]]["weight"] if layer.recurrent is not None else None
-        out.append(tuple(None if a is None else np.asarray(a) for a in (lin["weight"], lin.get("bias"), rec)))
-    return out
 
 
 def _float64(model, bias=0.8):
@@ -85,7 +75,7 @@ def test_eprop_is_exact_through_the_adaptation(hidden, kind, monkeypatch):
         x = _input(kind)
         g_ref = _fixed_error_gradient(model, x)
         _, grads, out = EProp("count-ce", surrogate=None).loss_and_grads(model, x, LABELS)
-        g = _grads(model, grads)
+        g = layer_grads(model, grads)
         assert float(out.counts[0].sum()) > 50 and float(out.counts[-1].sum()) > 20, [float(c.sum()) for c in out.counts]
         for k, (layer, ref) in enumerate(zip(g, g_ref)):
             scale = float(np.abs(ref[0]).max())
@@ -94,7 +84,7 @@ def test_eprop_is_exact_through_the_adaptation(hidden, kind, monkeypatch):
             np.testing.assert_allclose(layer[1], ref[1], atol=1e-12 * scale + 1e-15)
         # the adaptation trace is what makes it exact: without it the first ALIF layer is off
         monkeypatch.setattr(type(alif.NEURON), "eligibility_init", lambda self, *args: None)
-        g_lif = _grads(model, EProp("count-ce", surrogate=None).loss_and_grads(model, x, LABELS)[1])
+        g_lif = layer_grads(model, EProp("count-ce", surrogate=None).loss_and_grads(model, x, LABELS)[1])
         assert float(np.abs(g_lif[0][0] - g_ref[0][0]).max()) > 1e-2 * float(np.abs(g_ref[0][0]).max())
 
 
@@ -177,7 +167,7 @@ def test_recurrent_alif_eprop_matches_a_numpy_reference():
         assert ref_spikes.sum() > 100
         np.testing.assert_array_equal(np.asarray(out.counts[0]), ref_spikes.sum(0))
         np.testing.assert_allclose(float(loss), ref_loss, rtol=1e-12)
-        for mine, theirs in zip(_grads(model, grads), ref):
+        for mine, theirs in zip(layer_grads(model, grads), ref):
             for a, r in zip(mine, theirs):
                 if r is not None:
                     assert float(np.abs(r).max()) > 1e-4

@@ -21,12 +21,13 @@ from bsnn.data.builtin import SYNTHETIC_TASKS, digits, synthetic
 from bsnn.data.download import cache_dir, download
 from bsnn.data.events import bin_events, tonic_dataset
 from bsnn.data.idx import parse_idx, read_idx, write_idx
+from bsnn.data.random_manifolds import randman, randman_events
 from bsnn.data.sources import (FASHION_MNIST, MNIST, IdxFile, Source, fashion_mnist, idx_dataset,
                                load_source, mnist, search_dirs)
 
 __all__ = [
     "Dataset", "DataError", "DataNotFoundError", "DATASETS", "load",
-    "digits", "mnist", "fashion_mnist", "synthetic", "SYNTHETIC_TASKS", "tonic_dataset",
+    "digits", "mnist", "fashion_mnist", "synthetic", "SYNTHETIC_TASKS", "tonic_dataset", "randman", "randman_events",
     "read_idx", "parse_idx", "write_idx", "bin_events",
     "Batches", "batches", "num_batches", "epoch_order", "subset",
     "IdxFile", "Source", "MNIST", "FASHION_MNIST", "idx_dataset", "load_source", "search_dirs",
@@ -50,6 +51,7 @@ DATASETS = Registry("dataset", {
     "mnist": lambda data_dir, download, **options: mnist(data_dir, download=download, **options),
     "fashion-mnist": lambda data_dir, download, **options: fashion_mnist(data_dir, download=download, **options),
     "synthetic": lambda data_dir, download, **options: synthetic(**options),
+    "randman": lambda data_dir, download, **options: randman(**options),
 }, normalize=lambda name: name.lower().replace("_", "-"), also="or 'tonic:<NAME>'")
 
 
