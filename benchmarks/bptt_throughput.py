@@ -9,7 +9,7 @@ pass), of the per-step formulation (the ``[T, B, 784]`` input fed step by step, 
 layer projected at every step, generic autodiff: ``hoist=False``) and of the one-loop
 schedule (``hoist=False`` with the constant input projected once: all layers in one loop).
 Part 2, a long rollout (784-256-10, T = 1000, batch 32, Poisson input): peak RSS and XLA's
-temporary-buffer size of one training step with plain BPTT and with ``checkpoint=True``.
+temporary-buffer size of one training step with plain BPTT and with ``remat=True``.
 Part 3, on the CPU: the hoisted tutorial-5 step with the fused hidden layer as bsnn's
 compiled kernel (``bsnn._native``) against the same step traced with ``BSNN_NATIVE=0`` (XLA
 loops), both compiled in one process and timed in interleaved windows; the speed-up is the
@@ -54,7 +54,7 @@ def _train_step(spec: dict):
     steps = spec["steps"]
     model = bsnn.SpikingClassifier(spec["sizes"], tau_mem=-1 * u.ms / np.log(0.95), tau_syn=0 * u.ms,
                                    surrogate="atan", readout="spiking", w_scale=3.0)
-    method = bsnn.BPTT("membrane-sum-ce", hoist=spec["hoist"], checkpoint=spec["checkpoint"])
+    method = bsnn.BPTT("membrane-sum-ce", hoist=spec["hoist"], remat=spec["remat"])
     opt = bsnn.make_optimizer("adam", 5e-4)
     if spec["encoder"] == "current" and not spec.get("dense"):
         enc = lambda x, k: encode.constant(x, steps)  # noqa: E731
@@ -131,7 +131,7 @@ def main():
         print(json.dumps(native_ab(spec) if spec.get("native_ab") else worker(spec)))
         return
     windows, calls = (2, 2) if args.quick else (5, 5)
-    tut = dict(sizes=[784, 1000, 10], steps=25, batch=128, encoder="current", checkpoint=False,
+    tut = dict(sizes=[784, 1000, 10], steps=25, batch=128, encoder="current", remat=False,
                windows=windows, calls=calls)
     long_t = 200 if args.quick else 1000
     long = dict(sizes=[784, 256, 10], steps=long_t, batch=32, encoder="poisson", hoist=True,
@@ -140,8 +140,8 @@ def main():
         "tutorial5 hoisted": {**tut, "hoist": True},
         "tutorial5 per-step": {**tut, "hoist": False, "dense": True},
         "tutorial5 one loop": {**tut, "hoist": False},
-        f"T={long_t} plain BPTT": {**long, "checkpoint": False},
-        f"T={long_t} checkpointed": {**long, "checkpoint": True},
+        f"T={long_t} plain BPTT": {**long, "remat": False},
+        f"T={long_t} remat": {**long, "remat": True},
     }
     results = {}
     for name, spec in runs.items():

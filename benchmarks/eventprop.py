@@ -6,7 +6,7 @@ The digits network of the EventProp learning test, 64-256-10 (tau_mem 20 ms, tau
 binary two-time latency input (ink at 10 ms, background at 20 ms) over a 40 ms window
 simulated in T = 40, 200 and 1000 steps (dt = 40 ms / T), batch 64, Adam. Two losses:
 CE of the peak read-out membrane (leaky read-out) and first-spike-time CE (spiking
-read-out). Methods: surrogate BPTT, BPTT with ``checkpoint=True``, EventProp, on identical
+read-out). Methods: surrogate BPTT, BPTT with ``remat=True``, EventProp, on identical
 weights. An epoch is the 1437 training digits (22 steps of 64).
 
 Each (loss, T) runs in its own process; there the three methods' train steps are compiled
@@ -62,7 +62,7 @@ def worker(spec: dict) -> dict:
         model = bsnn.SpikingClassifier([64, spec["hidden"], 10], dt=dt * u.ms, readout=readout, bias=False,
                                        w_scale=2.0, surrogate="atan")
         method = (EventProp(spec["loss"]) if name == "eventprop"
-                  else bsnn.BPTT(spec["loss"], checkpoint=name == "bptt-checkpoint"))
+                  else bsnn.BPTT(spec["loss"], remat=name == "bptt-checkpoint"))
         step = bsnn.TrainStep(model, method, bsnn.make_optimizer("adam", 1e-3), enc)
         stats = step._compiled.lower(x, y, key).compile().memory_analysis()
         t0 = time.perf_counter()

@@ -60,7 +60,7 @@ def child(method_name: str, steps: int, batch: int, timed: int, seed: int) -> di
     brainstate.random.seed(seed)
     model = bsnn.SpikingClassifier(list(SIZES), surrogate="superspike", readout="leaky", w_scale=[3.0, 1.0])
     method = {"eprop": lambda: EProp(), "feedback": lambda: RandomFeedback(),
-              "bptt": lambda: bsnn.BPTT(), "bptt-ckpt": lambda: bsnn.BPTT(checkpoint=True)}[method_name]()
+              "bptt": lambda: bsnn.BPTT(), "bptt-ckpt": lambda: bsnn.BPTT(remat=True)}[method_name]()
     optimizer = bsnn.make_optimizer("adam", lr=5e-3)
     optimizer.register_trainable_weights(model.states(brainstate.ParamState))
 

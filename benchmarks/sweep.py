@@ -6,7 +6,7 @@ The tutorial-5 network with its hidden width and step count varied (784-H-10 LIF
 constant-current input, ATan surrogate, membrane CE summed over steps, Adam, batch 128;
 ``peers/bsnn_runners.py``), for T in {25, 100, 500, 2000} and H in {128, 1000, 4096},
 trained by three methods: BPTT (hoisted, the default schedule), BPTT with
-``checkpoint=True``, and e-prop. Each cell runs in its own process: it compiles the train
+``remat=True``, and e-prop. Each cell runs in its own process: it compiles the train
 step, reads XLA's memory analysis (arguments + outputs + temporaries of the step), and
 skips the cell without running it if that exceeds ``--max-gb``; otherwise it times the
 first call (compilation), one warm-up step and up to 5 timed steps (median). A cell whose
@@ -30,7 +30,7 @@ sys.path.insert(0, HERE)
 from common import peak_rss_mb, write_sections  # noqa: E402
 
 METHODS = ("bptt", "bptt-checkpoint", "eprop")
-LABELS = {"bptt": "BPTT (hoisted)", "bptt-checkpoint": "BPTT checkpointed", "eprop": "e-prop"}
+LABELS = {"bptt": "BPTT (hoisted)", "bptt-checkpoint": "BPTT remat", "eprop": "e-prop"}
 BATCH = 128
 MB = 2.0 ** 20
 

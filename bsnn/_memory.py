@@ -4,7 +4,7 @@ The estimate counts the arrays that grow with the number of steps ``T`` (float32
 
 * BPTT and EventProp keep each layer's trajectory for the reverse pass: about ``K_TRAIN``
   arrays of ``[T, B, N_l]`` per layer, plus the encoded input ``[T, B, N_in]`` (none for the
-  constant-current encoder, which is stored once). With ``--checkpoint`` BPTT keeps about
+  constant-current encoder, which is stored once). With ``--remat`` BPTT keeps about
   ``2 sqrt(T)`` steps of them instead of ``T``.
 * e-prop and random feedback keep no time axis in training (traces ``[B, N]``), but the
   evaluation forward pass (layer by layer) holds ``K_EVAL`` arrays of ``[T, B, N_l]``.
@@ -25,11 +25,11 @@ K_EVAL = 3
 _ONLINE = ("eprop", "feedback")
 
 
-def estimate_bytes(method: str, steps: int, batch: int, sizes, *, input_in_time: bool, checkpoint: bool) -> int:
+def estimate_bytes(method: str, steps: int, batch: int, sizes, *, input_in_time: bool, remat: bool) -> int:
     """Bytes of the arrays that grow with ``steps`` (see the module docstring)."""
     neurons = sum(sizes[1:])
     inputs = sizes[0] if input_in_time else 0
-    kept = 2 * math.ceil(math.sqrt(steps)) if checkpoint else steps
+    kept = 2 * math.ceil(math.sqrt(steps)) if remat else steps
     evaluation = 4 * batch * (inputs * steps + K_EVAL * neurons * kept)
     if method in _ONLINE:
         train = 4 * batch * (inputs * steps + 8 * (neurons + sizes[0]))
@@ -63,16 +63,16 @@ def check_fits(cfg, n_in: int, n_classes: int, *, temporal: bool = False, availa
     sizes = [n_in, *cfg.hidden, n_classes]
     in_time = temporal or cfg.encoder != "current"
 
-    def need(method=cfg.method, steps=cfg.steps, batch=cfg.batch_size, ckpt=bool(cfg.checkpoint)):
-        return estimate_bytes(method, steps, batch, sizes, input_in_time=in_time, checkpoint=ckpt)
+    def need(method=cfg.method, steps=cfg.steps, batch=cfg.batch_size, ckpt=bool(cfg.remat)):
+        return estimate_bytes(method, steps, batch, sizes, input_in_time=in_time, remat=ckpt)
 
     needed = need()
     if needed <= available:
         return
     ways = []
-    if not cfg.checkpoint and cfg.method in ("bptt",) + _ONLINE and need(ckpt=True) <= available:
-        ways.append("--checkpoint (the forward pass is recomputed; memory grows with sqrt(T))")
-    if cfg.method != "eprop" and need(method="eprop", ckpt=bool(cfg.checkpoint)) <= available:
+    if not cfg.remat and cfg.method in ("bptt",) + _ONLINE and need(ckpt=True) <= available:
+        ways.append("--remat (the forward pass is recomputed; memory grows with sqrt(T))")
+    if cfg.method != "eprop" and need(method="eprop", ckpt=bool(cfg.remat)) <= available:
         ways.append("--method eprop (no backward pass through time)")
     batch = cfg.batch_size
     while batch > 1 and need(batch=batch) > available:

@@ -145,8 +145,9 @@ def _add_train_arguments(p: argparse.ArgumentParser):
     g.add_argument("--readout", choices=list(defaults.READOUTS), default=S,
                    help="(default: spiking for losses on spikes, else leaky)")
     g.add_argument("--recurrent", action="store_true", default=S, help="lateral weights in hidden layers")
-    g.add_argument("--checkpoint", action="store_true", default=S,
-                   help="checkpointed forward pass: memory bounded in --steps (BPTT recomputes; evaluation too)")
+    g.add_argument("--remat", action="store_true", default=S,
+                   help="rematerialize: recompute the forward pass in the backward pass, memory bounded in --steps "
+                        "(BPTT; evaluation too)")
     g.add_argument("--steps", type=_positive_int("--steps"), default=S, help=f"time steps T {M}")
     g.add_argument("--dt", type=_quantity("TIME", "--dt"), default=S, help=f"(default {d['dt']})")
     g.add_argument("--neuron", type=_choice_list("--neuron", defaults.NEURONS), default=S,
@@ -167,7 +168,7 @@ def _add_train_arguments(p: argparse.ArgumentParser):
     g = p.add_argument_group("training")
     g.add_argument("--method", choices=list(defaults.METHODS), default=S, help=f"(default {d['method']})")
     g.add_argument("--method-option", type=_key_value("--method-option"), action="append", default=S,
-                   metavar="KEY=VALUE", help="option of the method, e.g. checkpoint=true")
+                   metavar="KEY=VALUE", help="option of the method, e.g. remat=true")
     g.add_argument("--encoder", choices=list(defaults.ENCODERS), default=S, help=f"(default {d['encoder']})")
     g.add_argument("--encoder-option", type=_key_value("--encoder-option"), action="append", default=S,
                    metavar="KEY=VALUE", help="e.g. threshold=0.25, t_black=10ms")

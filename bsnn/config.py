@@ -48,7 +48,7 @@ class TrainConfig:
     hidden: Optional[list] = None            # [] (or --hidden 0): no hidden layer
     readout: Optional[str] = None
     recurrent: Optional[bool] = None
-    checkpoint: bool = False         # checkpointed forward pass (bounded memory in T), training and evaluation
+    remat: bool = False              # recompute the forward pass in the backward pass (bounded memory in T)
     steps: Optional[int] = None
     dt: Any = None
     neuron: Any = None                       # a bsnn.neurons kind, or one per layer
@@ -90,6 +90,8 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         if not isinstance(data, dict):
             raise ValueError(f"settings must be a table of names and values, got {type(data).__name__}")
+        if "checkpoint" in data and "remat" not in data:   # runs written before the rename to remat
+            data = {("remat" if k == "checkpoint" else k): v for k, v in data.items()}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -191,7 +193,7 @@ def build_model(cfg: TrainConfig, n_in: int, n_classes: int) -> SpikingClassifie
         surrogate=_layer_values(cfg.surrogate, "surrogate", None, n_layers),
         w_scale=_layer_values(cfg.w_scale, "w_scale", None, n_layers),
         w_mean=_layer_values(cfg.w_mean, "w_mean", None, n_layers),
-        readout=cfg.readout, recurrent=bool(cfg.recurrent), checkpoint=bool(cfg.checkpoint),
+        readout=cfg.readout, recurrent=bool(cfg.recurrent), remat=bool(cfg.remat),
         dt=units.parse_quantity(cfg.dt, "--dt", units.TIME),
         neuron=_layer_values(cfg.neuron, "neuron", None, n_layers),
         learn=defaults.learn_names(cfg.learn, "--learn"),

@@ -13,7 +13,7 @@ Paths, fastest first (``PATHS``):
 * ``scan``: one layer as an XLA loop that JAX differentiates (any neuron, recurrence, an
   attached reset);
 * ``stepwise``: every layer in one loop over time (``hoist=False``; JAX differentiates it);
-* ``checkpointed``: the same loop, recomputed in the backward pass (``checkpoint=True``).
+* ``remat``: the same loop, recomputed in the backward pass (``remat=True``).
 
 EventProp and the online rules run loops of their own: their ``Method.plan`` names them
 (``eventprop``, ``online``) for every layer.
@@ -38,7 +38,7 @@ PATHS = {
     "adjoint": "XLA loop, hand-written reverse pass (bsnn._layer_vjp)",
     "scan": "XLA loop differentiated by JAX",
     "stepwise": "all layers in one loop over time, differentiated by JAX (hoist=False)",
-    "checkpointed": "all layers in one loop, recomputed in the backward pass (checkpoint=True)",
+    "remat": "all layers in one loop, recomputed in the backward pass (remat=True)",
     # the methods with their own loops (Method.plan): not paths of bsnn.network.simulate
     "eventprop": "EventProp's forward loop and its exact adjoint (bsnn.methods.eventprop)",
     "online": "one forward loop with eligibility traces, no backward pass (bsnn.methods.eligibility)",
@@ -63,7 +63,7 @@ class Plan(tuple):
 
     @property
     def schedule(self) -> str:
-        return self[0].path if self and self[0].path in ("stepwise", "checkpointed") else "layerwise"
+        return self[0].path if self and self[0].path in ("stepwise", "remat") else "layerwise"
 
     def __str__(self):
         lines = []
@@ -99,13 +99,13 @@ def _obstacles(path: str, specs, k: int, dtype, record: bool) -> list:
     return native.obstacles(spec, dtype, specs[k + 1].n_out)
 
 
-def plan(specs: Sequence, *, hoist: bool = True, checkpoint: bool = False, record: bool = False,
+def plan(specs: Sequence, *, hoist: bool = True, remat: bool = False, record: bool = False,
          dtype=jnp.float32, avoid: Iterable[str] = ()) -> Plan:
     """The path of each layer of ``specs`` (``LayerSpec``, input first) under these settings.
 
     Args:
       hoist: the layer-by-layer schedule (``False``: the ``stepwise`` one), as ``bsnn.network.simulate``.
-      checkpoint: the ``checkpointed`` schedule.
+      remat: the ``remat`` schedule.
       record: every layer's traces are returned (then no layer is fused).
       dtype: the run's float dtype (the kernel runs float32 and float64).
       avoid: paths not to take (``PATHS`` names). The generic ``scan`` is always possible.
@@ -117,12 +117,12 @@ def plan(specs: Sequence, *, hoist: bool = True, checkpoint: bool = False, recor
     unknown = sorted(avoid - set(PATHS))
     if unknown:
         raise ValueError(f"avoid takes path names from {list(PATHS)}, got {unknown}")
-    if checkpoint or not hoist:
-        path = "checkpointed" if checkpoint else "stepwise"
+    if remat or not hoist:
+        path = "remat" if remat else "stepwise"
         if path in avoid:
-            raise ValueError(f"the {path} schedule is asked for (checkpoint={checkpoint}, hoist={hoist}) but "
-                             f"avoided; use hoist=True, checkpoint=False for a layer-by-layer plan")
-        why = "checkpoint=True" if checkpoint else "hoist=False"
+            raise ValueError(f"the {path} schedule is asked for (remat={remat}, hoist={hoist}) but "
+                             f"avoided; use hoist=True, remat=False for a layer-by-layer plan")
+        why = "remat=True" if remat else "hoist=False"
         return Plan(LayerPlan(k, path, (f"{why}: every layer steps in one loop",)) for k in range(len(specs)))
     if "scan" in avoid:
         raise ValueError("the generic 'scan' path cannot be avoided: it is what every layer can take")
@@ -148,7 +148,7 @@ def check(given: Plan, specs: Sequence, *, record: bool = False, dtype=jnp.float
         raise TypeError(f"plan must be a bsnn.execution.Plan (from bsnn.execution.plan), got {type(given).__name__}")
     if len(given) != len(specs):
         raise ValueError(f"the plan has {len(given)} layers but the network has {len(specs)}")
-    schedules = {p.path in ("stepwise", "checkpointed") for p in given}
+    schedules = {p.path in ("stepwise", "remat") for p in given}
     if len(schedules) != 1 or (True in schedules and len({p.path for p in given}) != 1):
         raise ValueError(f"a plan is either layer by layer or one schedule for all layers, got {given.paths}")
     own = [p.path for p in given if p.path in ("eventprop", "online")]

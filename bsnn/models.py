@@ -66,7 +66,7 @@ class SpikingClassifier(brainstate.nn.Module):
       recurrent: lateral weights in hidden layers: a bool, or one bool per hidden layer.
       dt: simulation step (a time).
       hoist: project each layer's input for all steps before its loop (see ``bsnn.network``).
-      checkpoint: recompute the forward pass in the backward pass (bounded memory).
+      remat: recompute the forward pass in the backward pass (bounded memory).
       detach_reset: no gradient through the reset term (as in ``CubaLIF``).
       bias: learn a bias current (as in ``CubaLIF``).
       learn: constants trained as per-neuron parameters (``bsnn.dynamics``: ``"tau_mem"``,
@@ -81,13 +81,13 @@ class SpikingClassifier(brainstate.nn.Module):
     def __init__(self, sizes: Sequence[int], *, tau_mem=20 * u.ms, tau_syn=5 * u.ms,
                  V_th=1 * u.mV, V_reset=0 * u.mV, V_rest=0 * u.mV, reset="soft",
                  surrogate="atan", readout: str = "leaky", recurrent=False, dt=1 * u.ms,
-                 w_scale=3.0, w_mean=0.0, hoist: bool = True, checkpoint: bool = False,
+                 w_scale=3.0, w_mean=0.0, hoist: bool = True, remat: bool = False,
                  detach_reset: bool = True, bias: bool = True, neuron="lif", learn=(), **neuron_params):
         super().__init__()
         self.arguments = dict(sizes=list(sizes), tau_mem=tau_mem, tau_syn=tau_syn, V_th=V_th, V_reset=V_reset,
                               V_rest=V_rest, reset=reset, surrogate=surrogate, readout=readout,
                               recurrent=recurrent, dt=dt, w_scale=w_scale, w_mean=w_mean, hoist=hoist,
-                              checkpoint=checkpoint, detach_reset=detach_reset, bias=bias)
+                              remat=remat, detach_reset=detach_reset, bias=bias)
         if neuron != "lif" or neuron_params:
             self.arguments.update(neuron=neuron, **neuron_params)
         if learn:
@@ -122,7 +122,7 @@ class SpikingClassifier(brainstate.nn.Module):
         else:                                   # one set for all: a leaky read-out has no threshold
             learned = [tuple(learn)] * (n_layers - 1) + [tuple(p for p in learn if p != "V_th" or readout == "spiking")]
         self.sizes, self.readout, self.dt = sizes, readout, dt
-        self.hoist, self.checkpoint = bool(hoist), bool(checkpoint)
+        self.hoist, self.remat = bool(hoist), bool(remat)
         layers = []
         for k in range(n_layers):
             last = k == n_layers - 1
@@ -149,22 +149,22 @@ class SpikingClassifier(brainstate.nn.Module):
     def weights(self):
         return [layer.weights() for layer in self.layers]
 
-    def plan(self, *, record: bool = False, hoist: bool | None = None, checkpoint: bool | None = None,
+    def plan(self, *, record: bool = False, hoist: bool | None = None, remat: bool | None = None,
              avoid=(), dtype=None) -> execution.Plan:
         """Which path each layer's loop takes, and why (``bsnn.execution.plan``); ``print`` it."""
         return execution.plan(self.specs, hoist=self.hoist if hoist is None else hoist,
-                              checkpoint=self.checkpoint if checkpoint is None else checkpoint,
+                              remat=self.remat if remat is None else remat,
                               record=record, avoid=avoid, dtype=dtype or brainstate.environ.dftype())
 
     def run(self, x, *, record: bool = False, hoist: bool | None = None,
-            checkpoint: bool | None = None, plan: execution.Plan | None = None) -> NetworkOutput:
+            remat: bool | None = None, plan: execution.Plan | None = None) -> NetworkOutput:
         """Simulate from rest. ``x: [T, B, N_in]`` (array or ``Repeated``) -> ``NetworkOutput``.
 
         ``plan`` (from ``plan()``) fixes each layer's path; otherwise it follows from
-        ``hoist``, ``checkpoint`` and ``record``."""
+        ``hoist``, ``remat`` and ``record``."""
         check_input(x, self.n_in)
         if plan is None:
-            plan = self.plan(record=record, hoist=hoist, checkpoint=checkpoint, dtype=x.dtype)
+            plan = self.plan(record=record, hoist=hoist, remat=remat, dtype=x.dtype)
         return simulate(self.specs, self.weights(), x, dt=self.dt_ms, record=record, plan=plan)
 
     # ---- stateful stepping through the brainpy.state composition -----------------------

@@ -17,7 +17,7 @@ per-step math of ``bsnn.neurons.lif.lif_step``. Three schedules give the same nu
   layer's input (a ``Repeated`` constant input is still projected once), differentiated
   by JAX's generic scan transpose. Fewer, fatter loop iterations: on a GPU, where each
   iteration costs kernel launches, this can beat the layer-by-layer schedule.
-* ``checkpoint=True``: all layers advance together inside
+* ``remat=True``: all layers advance together inside
   ``brainstate.transform.checkpointed_for_loop``, which recomputes the forward pass in
   the backward pass instead of storing every step's state; only the output layer's
   ``[T, B, C]`` trace and the per-layer spike counts are kept. Memory for long
@@ -161,7 +161,7 @@ def _simulate_layerwise(specs, weights, x, record, paths):
     return spikes[-1], volts[-1], tuple(counts), rec
 
 
-def _simulate_stepwise(specs, weights, x, record, checkpoint):
+def _simulate_stepwise(specs, weights, x, record, remat):
     steps, batch = x.shape[0], x.shape[1]
     constant = isinstance(x, Repeated)
     # A constant input is projected once, outside the loop (it costs no memory in T).
@@ -181,14 +181,14 @@ def _simulate_stepwise(specs, weights, x, record, checkpoint):
         return out
 
     xs = () if constant else (x,)
-    loop = brainstate.transform.checkpointed_for_loop if checkpoint else brainstate.transform.for_loop
+    loop = brainstate.transform.checkpointed_for_loop if remat else brainstate.transform.for_loop
     ys = loop(body, *xs, length=steps)
     rec = (ys[2], ys[3]) if record else (None, None)
     return ys[0], ys[1], counts.value, rec
 
 
 def simulate(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights], x, *, dt: float,
-             hoist: bool = True, checkpoint: bool = False, record: bool = False,
+             hoist: bool = True, remat: bool = False, record: bool = False,
              plan: Optional[execution.Plan] = None) -> NetworkOutput:
     """Run the network from rest over all steps of ``x``.
 
@@ -198,19 +198,19 @@ def simulate(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights], x, *, 
       x: ``[T, B, N_in]`` array or a ``Repeated`` constant input.
       dt: the step in ms (carried into the output for time-based losses).
       hoist: layer-by-layer schedule with hoisted projections (see the module docstring).
-      checkpoint: all layers per step in a checkpointed loop; same numbers either way.
+      remat: all layers per step in a remat loop; same numbers either way.
       record: also return every layer's spike and membrane traces.
       plan: the ``bsnn.execution.plan`` to follow (default: that of these arguments); a
-        given plan's schedule wins over ``hoist`` and ``checkpoint``.
+        given plan's schedule wins over ``hoist`` and ``remat``.
     """
     if plan is None:
-        plan = execution.plan(specs, hoist=hoist, checkpoint=checkpoint, record=record, dtype=x.dtype)
+        plan = execution.plan(specs, hoist=hoist, remat=remat, record=record, dtype=x.dtype)
     else:
         plan = execution.check(plan, specs, record=record, dtype=x.dtype)
     specs = [s._replace(constants=dynamics.apply(s.constants, w.dynamics)) if w.dynamics else s
              for s, w in zip(specs, weights)]          # learned constants: traced values from the weights
     if plan.schedule != "layerwise":
-        out_s, out_v, counts, rec = _simulate_stepwise(specs, weights, x, record, plan.schedule == "checkpointed")
+        out_s, out_v, counts, rec = _simulate_stepwise(specs, weights, x, record, plan.schedule == "remat")
     else:
         out_s, out_v, counts, rec = _simulate_layerwise(specs, weights, x, record, plan.paths)
     return NetworkOutput(out_s, out_v, tuple(counts), dt, rec[0], rec[1])

@@ -75,7 +75,8 @@ def save_model(model, path) -> str:
 
 def _from_arguments(args: dict):
     from bsnn.models import SpikingClassifier
-    return SpikingClassifier(**{k: _decode(k, v) for k, v in args.items()})
+    renamed = {"checkpoint": "remat"}                  # files written before the rename to remat
+    return SpikingClassifier(**{renamed.get(k, k): _decode(k, v) for k, v in args.items()})
 
 
 def load_model(path):

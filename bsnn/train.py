@@ -44,7 +44,7 @@ class TrainingDiverged(RuntimeError):
 
 
 class ConfigMismatch(ValueError):
-    """``--resume`` with settings that differ from the checkpointed run."""
+    """``--resume`` with settings that differ from the saved run."""
 
 
 def library_versions() -> dict:
@@ -187,7 +187,7 @@ class Trainer:
         diff = saved.differences(cfg)
         if diff:
             lines = "\n".join(f"  {k}: checkpoint has {a!r}, now {b!r}" for k, (a, b) in sorted(diff.items()))
-            raise ConfigMismatch(f"cannot resume {cfg.out}: the settings differ from the checkpointed run:\n"
+            raise ConfigMismatch(f"cannot resume {cfg.out}: the settings differ from the saved run:\n"
                                  f"{lines}\nuse the same settings (only epochs, quiet and data_dir may change)")
         checkpoint.restore_states(ckpt, self.model, self.optimizer)
         self.epoch = int(ckpt.meta["epoch"])

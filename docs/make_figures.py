@@ -194,6 +194,11 @@ def _row(name: str, r: dict) -> str:
         return (f"| `{name}` | {r['task']}, recurrent 20-64-2, bptt and eprop, {r['train_samples']} train / "
                 f"{r['test_samples']} test | {mode}, {r['epochs']} epoch(s), {r['wall_time_s']:.0f} s | "
                 f"test accuracy: {acc} | {r['target']} |")
+    if r.get("name") == "randman":                   # one result per learning rule
+        acc = ", ".join(f"{m} {100 * v['test_acc']:.2f}%" for m, v in r["runs"].items())
+        return (f"| `{name}` | {r['task']}, bptt / eventprop / eprop, {r['train_samples']} train / "
+                f"{r['test_samples']} test | {mode}, {r['epochs']} epoch(s), {r['wall_time_s']:.0f} s | "
+                f"test accuracy: {acc} | {r['reference']['source']} |")
     if "runs" in r:                                   # long_rollout: one result per method
         acc = ", ".join(f"{m} {v['test_acc']:.3f}" for m, v in r["runs"].items())
         rss = ", ".join(f"{m} +{v['training_rss_mb']:.0f} (peak {v['peak_rss_mb']:.0f}) MiB" for m, v in r["runs"].items())

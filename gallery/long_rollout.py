@@ -1,11 +1,11 @@
-"""Long rollouts: T = 2000 steps trained with checkpointed BPTT and with e-prop, memory bounded.
+"""Long rollouts: T = 2000 steps trained with rematerialized BPTT (remat) and with e-prop, memory bounded.
 
     python gallery/long_rollout.py [--quick] [--out DIR]
 
 The task: 40 Poisson inputs over 2 s (2000 steps of 1 ms) whose rates depend on the class
 (``bsnn.data.synthetic(task="rates")``), a 40-256-2 network, batch 32. Each method trains in
 its own process so that its memory is its own: plain BPTT (stores every step), BPTT with
-``checkpoint=True`` (``checkpointed_for_loop`` recomputes instead), and e-prop (online,
+``remat=True`` (``checkpointed_for_loop`` recomputes instead), and e-prop (online,
 nothing stored over time). Each reports its peak resident memory and how much of it training
 added on top of the process after set-up (runtime, data, model). Writes ``results.json``,
 ``memory.png`` and one ``learning_curves_<method>.png`` per method.
@@ -20,10 +20,10 @@ import time
 
 from _common import machine, parse_args
 
-RUNS = {   # checkpoint=True: the model's forward pass (training and evaluation) keeps no [T, B, N] trace
+RUNS = {   # remat=True: the model's forward pass (training and evaluation) keeps no [T, B, N] trace
     "bptt": {"method": "bptt"},
-    "bptt-checkpointed": {"method": "bptt", "checkpoint": True},
-    "eprop": {"method": "eprop", "loss": "membrane-sum-ce", "surrogate": "superspike", "checkpoint": True},
+    "bptt-remat": {"method": "bptt", "remat": True},
+    "eprop": {"method": "eprop", "loss": "membrane-sum-ce", "surrogate": "superspike", "remat": True},
 }
 
 
@@ -62,7 +62,7 @@ def main():
         return
     args = parse_args(__doc__.splitlines()[0], "runs/gallery/long_rollout")
     steps, epochs = (500, 1) if args.quick else (2000, 4)
-    names = ["bptt-checkpointed", "eprop"] if args.quick else list(RUNS)
+    names = ["bptt-remat", "eprop"] if args.quick else list(RUNS)
     os.makedirs(args.out, exist_ok=True)
     results = {}
     for name in names:

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for script in surrogate_mnist latency_mnist eventprop_mnist random_feedback_mnist eprop_mnist \
-              synthetic_tutorial fashion_mnist long_rollout alif_memory; do
+              synthetic_tutorial fashion_mnist long_rollout alif_memory randman; do
   python "gallery/$script.py"
 done
 python gallery/latency_mnist.py --best

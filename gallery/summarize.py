@@ -52,6 +52,11 @@ def _row(r: dict) -> str:
                            f"(peak {v['peak_rss_mb']:.0f})" for k, v in runs.items())
         wall = sum(v["wall_time_s"] for v in runs.values())
         return f"| `long_rollout.py` | T = {r['steps']}, {r['epochs']} epochs | {result} | bounded memory | {wall:.0f} s |"
+    if r["name"] == "randman":
+        result = "; ".join(f"{k}: **{v['test_acc'] * 100:.1f}%**" for k, v in r["runs"].items())
+        return (f"| `randman.py` | {r['task']}, 20-128-10, bptt / eventprop (max-membrane CE), eprop "
+                f"(membrane-sum CE), {r['epochs']} epochs, {r['train_samples']} train / {r['test_samples']} test | "
+                f"{result} | - | {r['wall_time_s']:.0f} s |")
     if r["name"] == "alif_memory":
         result = "; ".join(f"{k}: **{v['test_acc'] * 100:.1f}%**" for k, v in r["runs"].items())
         met = {True: "yes", False: "**no**", None: "-"}[r.get("target_met")]

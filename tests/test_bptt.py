@@ -49,7 +49,7 @@ def test_grads_match_independent_reference(reset):
 def test_checkpoint_and_per_step_give_the_same_grads(recurrent):
     model, x, labels = _setup(surrogate="atan", recurrent=recurrent)
     loss, grads, _ = bsnn.BPTT("count-ce").loss_and_grads(model, x, labels)
-    for method in (bsnn.BPTT("count-ce", checkpoint=True), bsnn.BPTT("count-ce", hoist=False)):
+    for method in (bsnn.BPTT("count-ce", remat=True), bsnn.BPTT("count-ce", hoist=False)):
         loss2, grads2, _ = method.loss_and_grads(model, x, labels)
         np.testing.assert_allclose(float(loss2), float(loss), rtol=1e-6)
         g1, g2 = _flat(grads), _flat(grads2)

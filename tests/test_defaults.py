@@ -161,7 +161,7 @@ def test_refused_combinations_write_nothing(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--method-option", "foo=1"], "--method-option: method bptt has no option 'foo'; its options are checkpoint, hoist"),
+    (["--method-option", "foo=1"], "--method-option: method bptt has no option 'foo'; its options are remat, hoist"),
     (["--method", "eprop", "--method-option", "seed=1"],
      "--method-option: method eprop has no option 'seed'; its options are error, surrogate, window"),
     (["--loss", "count-mse", "--loss-option", "bar=2"], "--loss-option: loss count-mse has no option 'bar'; "

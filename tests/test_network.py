@@ -90,7 +90,7 @@ def test_schedules_give_identical_spikes(recurrent):
     for x in (_spike_input(4), encode.constant(jax.random.uniform(jax.random.PRNGKey(1), (3, 12)), 40)):
         hoisted = model.run(x, record=True)
         per_step = model.run(x, hoist=False, record=True)
-        ckpt = model.run(x, checkpoint=True, record=True)
+        ckpt = model.run(x, remat=True, record=True)
         assert float(hoisted.spikes.sum()) > 0
         for other in (per_step, ckpt):
             for a, b in zip(hoisted.layer_spikes, other.layer_spikes):

@@ -113,7 +113,7 @@ def _reference_loss(params, x, labels, c, spike_fn, detach_reset=True):
     return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(B), labels])
 
 
-@pytest.mark.parametrize("schedule", [dict(), dict(hoist=False), dict(checkpoint=True)])
+@pytest.mark.parametrize("schedule", [dict(), dict(hoist=False), dict(remat=True)])
 def test_alif_bptt_matches_an_independent_reference(schedule):
     model = _alif_model([12, 9, 4], recurrent=True)
     x = _spikes(2, T=20, B=4, p=0.35)
@@ -206,7 +206,7 @@ def test_plan_names_each_path_and_why():
     assert "has no hand-written layer adjoint" in str(_alif_model([12, 9, 4]).plan())
     assert lif.plan(record=True).paths[0] == "adjoint"
     assert lif.plan(hoist=False).paths == ("stepwise", "stepwise")
-    assert lif.plan(checkpoint=True).schedule == "checkpointed"
+    assert lif.plan(remat=True).schedule == "remat"
     assert bsnn.get_method("eprop").plan(lif).paths == ("online", "online")
 
 

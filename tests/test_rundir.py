@@ -329,7 +329,7 @@ def test_pixels_outside_0_1_from_python_warn():
 def test_a_run_that_cannot_fit_in_memory_is_refused_before_compiling(tmp_path, capsys):
     start = time.perf_counter()
     code, cap = _exit_code(capsys, ["train", "--steps", "10000000", "--out", str(tmp_path / "run")])
-    assert code == 2 and "needs about" in cap.err and "GB" in cap.err and "--checkpoint" in cap.err, cap.err
+    assert code == 2 and "needs about" in cap.err and "GB" in cap.err and "--remat" in cap.err, cap.err
     assert time.perf_counter() - start < 30
     assert not (tmp_path / "run").exists()
 

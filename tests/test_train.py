@@ -88,3 +88,11 @@ def test_divergence_stops_with_epoch_and_step_and_keeps_checkpoint(tmp_path):
     assert "epoch 2, step" in str(err.value) and "last good checkpoint (epoch 1)" in str(err.value)
     assert (tmp_path / "checkpoints" / "epoch-0001.ckpt").read_bytes() == before
     assert not (tmp_path / "checkpoints" / "epoch-0002.ckpt").exists()
+
+
+def test_runs_and_models_saved_before_the_rename_to_remat_still_load():
+    """``checkpoint`` (gradient recomputation) became ``remat``; old config.json files and saved models load."""
+    from bsnn.config import TrainConfig
+    from bsnn.saving import _from_arguments
+    assert TrainConfig.from_dict({"checkpoint": True, "epochs": 2}).remat is True
+    assert _from_arguments({"sizes": [4, 3], "checkpoint": True}).remat is True

@@ -61,7 +61,7 @@ class Runner:
             if method == "bptt-one-loop":
                 cfg.method_options = {"hoist": False}
             elif method == "bptt-checkpoint":
-                cfg.method_options = {"checkpoint": True}
+                cfg.method_options = {"remat": True}
             elif method == "eprop":                       # the layers' own surrogate, as BPTT uses
                 cfg.method, cfg.method_options = "eprop", {"surrogate": None}
             elif method != "bptt":
@@ -85,7 +85,7 @@ class Runner:
                                                 tau_syn=5 * u.ms, surrogate="superspike", readout="leaky",
                                                 w_scale=3.0)
             self.method = (bsnn.get_method("eprop", loss="membrane-sum-ce") if method == "eprop"
-                           else bsnn.BPTT("membrane-sum-ce", checkpoint=method == "bptt-checkpoint"))
+                           else bsnn.BPTT("membrane-sum-ce", remat=method == "bptt-checkpoint"))
             self.optimizer = bsnn.make_optimizer("adam", spec.get("lr", 5e-3))
             self.encoder = lambda p, k: encode.constant(p, steps)  # noqa: E731
         else:

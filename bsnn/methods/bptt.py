@@ -1,7 +1,7 @@
 """Surrogate-gradient backpropagation through time.
 
 The forward pass is ``model.run`` (``brainstate.transform.for_loop`` over steps, or
-``checkpointed_for_loop`` with ``checkpoint=True``); gradients are taken with
+``checkpointed_for_loop`` with ``remat=True``); gradients are taken with
 ``brainstate.transform.grad`` over the model's ``ParamState`` weights, the spike
 derivative replaced by the layers' surrogate.
 """
@@ -22,7 +22,7 @@ class BPTT(Method):
     Args:
       loss: a ``bsnn.losses`` loss or its name (options as keywords); default
         ``mean-membrane-ce`` (``bsnn.defaults``).
-      checkpoint: recompute the forward pass in the backward pass
+      remat: recompute the forward pass in the backward pass
         (``checkpointed_for_loop``): memory bounded in the number of steps, same
         gradients. ``None`` keeps the model's setting.
       hoist: layer-by-layer schedule with hoisted projections (``None``: the model's).
@@ -33,14 +33,14 @@ class BPTT(Method):
     name = "bptt"
     title = "BPTT"
 
-    def __init__(self, loss=None, *, checkpoint: bool | None = None,
+    def __init__(self, loss=None, *, remat: bool | None = None,
                  hoist: bool | None = None, avoid=(), **loss_options):
         super().__init__(loss, **loss_options)
-        self.checkpoint, self.hoist, self.avoid = checkpoint, hoist, frozenset(avoid)
+        self.remat, self.hoist, self.avoid = remat, hoist, frozenset(avoid)
 
     def plan(self, model, dtype=None):
         """The ``bsnn.execution.Plan`` this method's forward pass follows on ``model``."""
-        return model.plan(checkpoint=self.checkpoint, hoist=self.hoist, avoid=self.avoid, dtype=dtype)
+        return model.plan(remat=self.remat, hoist=self.hoist, avoid=self.avoid, dtype=dtype)
 
     def loss_and_grads(self, model, x, labels):
         self.check(model, x, labels)
