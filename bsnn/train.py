@@ -68,8 +68,14 @@ def _check_config(cfg: TrainConfig):
         raise ValueError(f"--hidden must be positive integers (an empty list: no hidden layer), got {cfg.hidden!r}")
 
 
-class Interrupted(Exception):
-    """Training stopped by SIGINT (Ctrl-C) or SIGTERM; the last complete checkpoint is kept."""
+class Interrupted(BaseException):
+    """Training stopped by SIGINT (Ctrl-C) or SIGTERM; the last complete checkpoint is kept.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: the signal handler raises it wherever the
+    main thread is, and library code on the step's path catches ``Exception`` (brainstate's
+    jit checks each call's state shapes inside ``try: ... except Exception``), which would
+    swallow it and let the run go on.
+    """
 
     def __init__(self, signum: int, epoch: int, step: int):
         super().__init__(f"interrupted at epoch {epoch}, step {step}")

@@ -230,6 +230,16 @@ def test_ctrl_c_and_sigterm_stop_with_one_line_and_keep_the_last_checkpoint(sign
     assert not list((run / "checkpoints").glob(".epoch-*"))
 
 
+def test_an_interrupt_is_not_swallowed_by_except_exception():
+    """The handler raises wherever the main thread is; code that catches Exception must not stop it."""
+    from bsnn.train import Interrupted
+    with pytest.raises(Interrupted):
+        try:
+            raise Interrupted(signal.SIGINT, 1, 2)
+        except Exception:          # what brainstate's per-call state check does
+            pass
+
+
 # ---- config.json ----------------------------------------------------------------------------------
 def test_config_json_is_standard_and_eval_works_from_any_directory(tmp_path, monkeypatch, capsys):
     data = tmp_path / "work" / "data"
