@@ -63,16 +63,16 @@ def check_fits(cfg, n_in: int, n_classes: int, *, temporal: bool = False, availa
     sizes = [n_in, *cfg.hidden, n_classes]
     in_time = temporal or cfg.encoder != "current"
 
-    def need(method=cfg.method, steps=cfg.steps, batch=cfg.batch_size, ckpt=bool(cfg.remat)):
-        return estimate_bytes(method, steps, batch, sizes, input_in_time=in_time, remat=ckpt)
+    def need(method=cfg.method, steps=cfg.steps, batch=cfg.batch_size, remat=bool(cfg.remat)):
+        return estimate_bytes(method, steps, batch, sizes, input_in_time=in_time, remat=remat)
 
     needed = need()
     if needed <= available:
         return
     ways = []
-    if not cfg.remat and cfg.method in ("bptt",) + _ONLINE and need(ckpt=True) <= available:
+    if not cfg.remat and cfg.method in ("bptt",) + _ONLINE and need(remat=True) <= available:
         ways.append("--remat (the forward pass is recomputed; memory grows with sqrt(T))")
-    if cfg.method != "eprop" and need(method="eprop", ckpt=bool(cfg.remat)) <= available:
+    if cfg.method != "eprop" and need(method="eprop") <= available:
         ways.append("--method eprop (no backward pass through time)")
     batch = cfg.batch_size
     while batch > 1 and need(batch=batch) > available:

@@ -26,6 +26,15 @@ from bsnn.optim import make_optimizer
 __all__ = ["TrainConfig", "build_model", "build_method", "build_encoder", "build_optimizer",
            "load_toml", "RESUMABLE_CHANGES"]
 
+# Old names of settings, in config.json files and saved models written before a rename.
+RENAMED = {"checkpoint": "remat"}
+
+
+def upgrade_names(settings: dict) -> dict:
+    """``settings`` with every old name (``RENAMED``) replaced by today's, unless both are given."""
+    return {(RENAMED[k] if k in RENAMED and RENAMED[k] not in settings else k): v for k, v in settings.items()}
+
+
 # Settings a resumed run may change without invalidating its checkpoint.
 RESUMABLE_CHANGES = ("epochs", "quiet", "out", "resume", "data_dir", "devices", "distributed")
 
@@ -90,8 +99,7 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         if not isinstance(data, dict):
             raise ValueError(f"settings must be a table of names and values, got {type(data).__name__}")
-        if "checkpoint" in data and "remat" not in data:   # runs written before the rename to remat
-            data = {("remat" if k == "checkpoint" else k): v for k, v in data.items()}
+        data = upgrade_names(data)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

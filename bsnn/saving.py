@@ -74,9 +74,9 @@ def save_model(model, path) -> str:
 
 
 def _from_arguments(args: dict):
+    from bsnn.config import upgrade_names
     from bsnn.models import SpikingClassifier
-    renamed = {"checkpoint": "remat"}                  # files written before the rename to remat
-    return SpikingClassifier(**{renamed.get(k, k): _decode(k, v) for k, v in args.items()})
+    return SpikingClassifier(**{k: _decode(k, v) for k, v in upgrade_names(args).items()})
 
 
 def load_model(path):

@@ -106,9 +106,11 @@ class Trainer:
             cfg.data_dir = os.path.abspath(cfg.data_dir)      # config.json works from any directory
         _check_config(cfg)
         self.resume, self.overwrite = bool(resume), bool(overwrite)
-        if resume and cfg.out and not checkpoint.checkpoint_files(os.path.join(cfg.out, "checkpoints")):
-            # before the data are loaded and the model is built: a resume with nothing to start from fails at once
-            raise FileNotFoundError(f"nothing to resume: no checkpoint in {os.path.join(cfg.out, 'checkpoints')}")
+        if resume:      # before the data are loaded and the model is built: nothing to start from fails at once
+            if not cfg.out:
+                raise ValueError("resume needs the run directory (--out / config.out)")
+            if not checkpoint.checkpoint_files(self.checkpoint_dir):
+                raise FileNotFoundError(f"nothing to resume: no checkpoint in {self.checkpoint_dir}")
         ds = dataset if dataset is not None else data.load(cfg.dataset, cfg.data_dir)
         if cfg.train_subset or cfg.test_subset:
             ds = data.subset(ds, cfg.train_subset, cfg.test_subset, seed=cfg.seed)
@@ -184,11 +186,7 @@ class Trainer:
 
     def _resume(self):
         cfg = self.config
-        if not cfg.out:
-            raise ValueError("resume needs the run directory (--out / config.out)")
-        ckpt = checkpoint.latest(self.checkpoint_dir) if os.path.isdir(self.checkpoint_dir) else None
-        if ckpt is None:
-            raise FileNotFoundError(f"nothing to resume: no checkpoint in {self.checkpoint_dir}")
+        ckpt = checkpoint.latest(self.checkpoint_dir)    # files exist (checked in __init__): valid one or an error
         saved = TrainConfig.from_dict(ckpt.meta["config"]).resolved()
         diff = saved.differences(cfg)
         if diff:

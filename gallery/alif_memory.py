@@ -124,18 +124,17 @@ def _curves(runs, delay, path):
 
 def _adaptation(model, x, delay, path):
     """Hidden spikes and the adaptation of the trained ALIF layer on one test sample."""
-    import jax
     import jax.numpy as jnp
     from matplotlib.figure import Figure
     from bsnn import neurons
+    from bsnn.network import project, step_layer
     layer = model.layers[0]
-    kind, c, w = neurons.get("alif"), layer.constants, layer.weights()
+    kind, spec, w = neurons.get("alif"), layer.spec, layer.weights()
     state = kind.zero_state(1, layer.n_out)
     xs = jnp.asarray(x.dense() if hasattr(x, "dense") else x)
     spikes, adapt = [], []
     for t in range(xs.shape[0]):
-        drive = xs[t] @ w.w + w.b + state.s @ w.w_rec
-        state = kind.step(state, drive, c, layer.surrogate)
+        state = step_layer(spec, kind, w, state, project(xs[t], w))     # the network's own step
         spikes.append(np.asarray(state.s[0]))
         adapt.append(np.asarray(state.a[0]))
     spikes, adapt = np.stack(spikes), np.stack(adapt)
@@ -150,7 +149,6 @@ def _adaptation(model, x, delay, path):
     for ax in (ax1, ax2):
         ax.axvspan(0, 10, color="tab:blue", alpha=0.1)
         ax.axvspan(10 + delay, 20 + delay, color="tab:orange", alpha=0.1)
-    del jax
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path

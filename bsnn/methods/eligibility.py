@@ -49,7 +49,7 @@ class _Carry(NamedTuple):
     pre: tuple            # Trace of the layer's input, per layer
     rec: tuple            # Trace of the layer's own last spikes (recurrent layers), else None
     bias: tuple           # scalar Trace of a constant 1, per layer
-    psi: tuple            # [B, N_out] pseudo-derivative of the last step (kinds with extra eligibility)
+    psi: tuple            # [B, N_out] pseudo-derivative of the last step, for layers with extra eligibility; else None
     extra: tuple          # per layer (input, recurrent, bias) extra eligibility of the kind, or None
     g_w: tuple            # [N_in, N_out] accumulators ([B, N_out] for a constant input, see below)
     g_b: tuple            # [N_out]
@@ -146,6 +146,7 @@ def online_gradients(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights]
         recurrent = kind.eligibility_init(c, batch, s.n_out, s.n_out, dtype) if s.recurrent else None
         return (inputs, recurrent, kind.eligibility_init(c, batch, None, s.n_out, dtype))
 
+    extra0 = tuple(extra_init(k, s) for k, s in enumerate(specs))
     init = _Carry(
         t=jnp.zeros((), jnp.int32),
         neurons=tuple(kind.zero_state(batch, s.n_out, dtype) for kind, s in zip(kinds, specs)),
@@ -153,8 +154,9 @@ def online_gradients(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights]
                   for k, s in enumerate(specs)),
         rec=tuple(Trace(zeros(batch, s.n_out), zeros(batch, s.n_out)) if s.recurrent else None for s in specs),
         bias=tuple(scalar_trace() for _ in specs),
-        psi=tuple(zeros(batch, s.n_out) for s in specs),
-        extra=tuple(extra_init(k, s) for k, s in enumerate(specs)),
+        psi=tuple(zeros(batch, s.n_out) if any(e is not None for e in extra0[k]) else None
+                  for k, s in enumerate(specs)),
+        extra=extra0,
         g_w=tuple(zeros(batch, s.n_out) if (k == 0 and constant) else zeros(s.n_in, s.n_out)
                   for k, s in enumerate(specs)),
         g_b=tuple(zeros(s.n_out) for s in specs),
@@ -219,7 +221,7 @@ def online_gradients(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights]
             g_rec.append(carry.g_rec[k] + plus(jnp.matmul(rec[k].v.T, post[k]), e_rec)
                          if rec[k] is not None else None)
 
-        psi_carry = tuple(p if p is not None else q for p, q in zip(psi, carry.psi))
+        psi_carry = tuple(None if q is None else p for p, q in zip(psi, carry.psi))
         new_carry = _Carry(carry.t + 1, tuple(neurons), tuple(pre), tuple(rec), tuple(bias), psi_carry,
                            tuple(extra), tuple(g_w), tuple(g_b), tuple(g_rec), counts, loss,
                            carry.v_sum + out_state.v)

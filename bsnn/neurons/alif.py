@@ -138,15 +138,11 @@ class _ALIF(Neuron):
         return jnp.zeros((batch, n_out) if n_in is None else (batch, n_in, n_out), dtype)
 
     def eligibility_step(self, extra, c: ALIFConstants, eps_v_prev, psi_prev):
-        if extra is None:
-            return None
         if extra.ndim == 3:                               # per synapse: [B, N_in, N_out]
             psi_prev, eps_v_prev = psi_prev[:, None, :], eps_v_prev[:, :, None]
         return c.rho * (extra * (1.0 - c.beta_a * psi_prev) + psi_prev * eps_v_prev)
 
     def eligibility_grad(self, extra, c: ALIFConstants, post):
-        if extra is None:
-            return None
         if extra.ndim == 3:
             return -jnp.einsum("bij,bj->ij", extra, c.beta_a * post)
         return -c.beta_a * extra * post

@@ -73,13 +73,13 @@ class Neuron:
         return None
 
     def eligibility_step(self, extra, c, eps_v_prev, psi_prev):
-        """Advance ``extra`` to this step from the previous step's membrane trace
+        """Advance ``extra`` (not None) to this step from the previous step's membrane trace
         ``eps_v_prev`` (``[B, N_in]``, or a scalar for a scalar input factor) and
         pseudo-derivative ``psi_prev [B, N_out]``."""
         return extra
 
     def eligibility_grad(self, extra, c, post):
-        """This step's gradient beyond ``eps_V^T post``, with ``post = L * psi [B, N_out]``
+        """This step's gradient beyond ``eps_V^T post`` (``extra`` not None), with ``post = L * psi [B, N_out]``
         (the learning signal times the pseudo-derivative): ``[N_in, N_out]``, or ``[B, N_out]``
         for a scalar input factor; None for nothing."""
         return None
