@@ -135,6 +135,9 @@ def _add_train_arguments(p: argparse.ArgumentParser):
     M = "(default: per method, below)"
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=list(defaults.DATASETS), default=S, help=f"(default {d['dataset']})")
+    g.add_argument("--dataset-option", type=_key_value("--dataset-option"), action="append", default=S,
+                   metavar="KEY=VALUE", help="the dataset's own settings, e.g. bin_width=10ms (shd), bias=true "
+                                             "(yin-yang), n_samples=500 (randman)")
     g.add_argument("--data-dir", default=S, help="directory searched first for dataset files")
     g.add_argument("--train-subset", type=_positive_int("--train-subset"), default=S,
                    help="use only this many training samples")
@@ -235,8 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_OPTION_LISTS = {"method_option": "method_options", "encoder_option": "encoder_options",
-                 "loss_option": "loss_options", "neuron_option": "neuron_options"}
+_OPTION_LISTS = {"dataset_option": "dataset_options", "method_option": "method_options",
+                 "encoder_option": "encoder_options", "loss_option": "loss_options", "neuron_option": "neuron_options"}
 _NOT_SETTINGS = ("command", "config", "resume", "overwrite", "coordinator", "num_processes", "process_id",
                  "explain")
 

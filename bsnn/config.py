@@ -50,6 +50,7 @@ class TrainConfig:
 
     dataset: Optional[str] = None
     data_dir: Optional[str] = None
+    dataset_options: dict = field(default_factory=dict)   # the dataset's own settings, e.g. bin_width of shd
     train_subset: Optional[int] = None      # use only this many training samples (stratified)
     test_subset: Optional[int] = None
     method: Optional[str] = None

@@ -66,6 +66,10 @@ def _check_config(cfg: TrainConfig):
             raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
     if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in cfg.hidden):
         raise ValueError(f"--hidden must be positive integers (an empty list: no hidden layer), got {cfg.hidden!r}")
+    try:
+        data.check_options(cfg.dataset, cfg.dataset_options)
+    except ValueError as err:
+        raise ValueError(f"--dataset-option: {err}") from None
 
 
 class Interrupted(BaseException):
@@ -111,7 +115,7 @@ class Trainer:
                 raise ValueError("resume needs the run directory (--out / config.out)")
             if not checkpoint.checkpoint_files(self.checkpoint_dir):
                 raise FileNotFoundError(f"nothing to resume: no checkpoint in {self.checkpoint_dir}")
-        ds = dataset if dataset is not None else data.load(cfg.dataset, cfg.data_dir)
+        ds = dataset if dataset is not None else data.load(cfg.dataset, cfg.data_dir, **cfg.dataset_options)
         if cfg.train_subset or cfg.test_subset:
             ds = data.subset(ds, cfg.train_subset, cfg.test_subset, seed=cfg.seed)
         if dataset is not None and not ds.temporal:

@@ -22,6 +22,10 @@ from typing import NamedTuple
 import brainunit as u
 import numpy as np
 
+from bsnn import _array_backends
+
+_array_backends.install()
+
 __all__ = ["Kind", "TIME", "VOLTAGE", "FREQUENCY", "to_mantissa", "parse_quantity"]
 
 

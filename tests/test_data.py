@@ -129,13 +129,15 @@ def test_synthetic_reproduces_the_brainpy_state_tutorial():
 
 
 def test_load_names_and_errors():
-    assert data.DATASETS.names() == ["digits", "mnist", "fashion-mnist", "synthetic", "randman"]
+    names = ["digits", "mnist", "fashion-mnist", "synthetic", "randman", "yin-yang", "shd", "ssc"]
+    assert data.DATASETS.names() == names
     with pytest.raises(ValueError, match=r"dataset must be one of \['digits', 'mnist', 'fashion-mnist', "
-                                         r"'synthetic', 'randman'\] or 'tonic:<NAME>', got 'cifar'"):
+                                         r"'synthetic', 'randman', 'yin-yang', 'shd', 'ssc'\] or 'tonic:<NAME>', "
+                                         r"got 'cifar'"):
         data.load("cifar")
-    with pytest.raises(TypeError, match="takes no options"):
+    with pytest.raises(ValueError, match="dataset digits has no option 'n_samples'; its options are none"):
         data.load("digits", n_samples=3)
-    with pytest.raises(TypeError, match="unexpected keyword"):
+    with pytest.raises(ValueError, match="dataset synthetic has no option 'bogus'; its options are n_samples, steps"):
         data.load("synthetic", bogus=1)
 
 

@@ -259,11 +259,16 @@ def test_cli_explain_prints_the_plan_and_refuses_alif_with_eventprop(tmp_path, c
 
 
 def test_import_changes_no_global_state():
-    """``import bsnn`` and its plotting module leave matplotlib's backend and JAX's config alone."""
-    code = ("import matplotlib, jax; before = (matplotlib.get_backend(), jax.config.jax_enable_x64);"
+    """``import bsnn`` and its plotting module leave matplotlib's backend and JAX's config alone, and
+    building a model imports no array library (brainunit would import PyTorch, 2.7 s, to ask whether
+    a mantissa is a PyTorch tensor)."""
+    code = ("import sys, matplotlib, jax, brainunit as u; before = (matplotlib.get_backend(), jax.config.jax_enable_x64);"
             "import bsnn, bsnn.plot, bsnn.nir, bsnn.cli; from bsnn import neurons;"
+            "bsnn.SpikingClassifier([4, 3, 2], tau_mem=[20 * u.ms, 10 * u.ms], neuron='alif');"
             "after = (matplotlib.get_backend(), jax.config.jax_enable_x64);"
-            "assert before == after, (before, after); print('same', after)")
+            "assert before == after, (before, after);"
+            "libs = [m for m in ('torch', 'cupy', 'dask.array', 'ndonnx') if m in sys.modules];"
+            "assert not libs, libs; print('same', after)")
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     env["MPLBACKEND"] = "svg"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)

@@ -41,7 +41,8 @@ SCRIPT = textwrap.dedent("""
     for method, settings in json.loads(sys.argv[1]).items():
         runs = {}
         for devices in (1, 4):
-            cfg = TrainConfig(method=method, epochs=1, batch_size=32, devices=devices, quiet=True, **settings)
+            cfg = TrainConfig(method=method, epochs=1, batch_size=32, devices=devices, quiet=True,
+                              train_subset=320, test_subset=64, **settings)
             trainer = Trainer(cfg)
             history = trainer.fit()
             params = checkpoint.state_arrays(trainer.model)
@@ -80,7 +81,8 @@ def test_two_processes_on_loopback_agree(tmp_path):
     out = str(tmp_path / "run")
     procs = [subprocess.Popen([sys.executable, "-m", "bsnn", "train", "--distributed", "--coordinator",
                                f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", str(pid),
-                               "--out", out, "--epochs", "1", "--train-subset", "640", "--quiet"],
+                               "--out", out, "--epochs", "1", "--train-subset", "256", "--test-subset", "64",
+                               "--quiet"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for pid in (0, 1)]
     outputs = [p.communicate(timeout=300) for p in procs]
     for p, (stdout, stderr) in zip(procs, outputs):

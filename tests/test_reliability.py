@@ -3,7 +3,7 @@ and bad data files, through the ``bsnn`` command line.
 
 The kills run ``tests/helpers/killable_train.py`` (``bsnn.cli.main`` with a SIGKILL planted at
 a chosen point) in subprocesses that share a JAX compilation cache, so each costs about the
-interpreter start-up. One run directory goes through every kill in turn; after each, the
+interpreter start-up; the runs that plant no kill run in this process. One run directory goes through every kill in turn; after each, the
 newest checkpoint must be complete and ``--resume`` must start from it; at the end the
 parameters and optimizer state must equal, bit for bit, those of an uninterrupted run.
 """
@@ -35,9 +35,10 @@ SEED = 20240611          # the random kill points; fixed so that a failure can b
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    """Subprocess environment: a compilation cache shared by the runs of this module."""
-    cache = tmp_path_factory.mktemp("jax-cache")
-    return {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(cache),
+    """Subprocess environment: a compilation cache shared by the runs of this module and this process
+    (the test session's, which the in-process runs fill, when conftest.py set one)."""
+    cache = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(tmp_path_factory.mktemp("jax-cache"))
+    return {**os.environ, "JAX_COMPILATION_CACHE_DIR": cache,
             "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
 
 
@@ -53,6 +54,34 @@ def _run(env, cwd, kill_at, args, expect_killed=True):
     if expect_killed:
         assert r.returncode == -signal.SIGKILL, f"{kill_at}: the kill did not happen (rc {r.returncode}):\n{r.stderr}"
     return r
+
+
+def _in_process(monkeypatch, args):
+    """``bsnn`` run in this process (no kill planned: saves an interpreter start-up).
+
+    Returns ``(exit code, stdout, stderr, the epoch the Trainer started from or None)``.
+    """
+    import contextlib
+    import io
+
+    from bsnn import train
+    started = []
+    init = train.Trainer.__init__
+
+    def trainer_init(self, *a, **k):
+        init(self, *a, **k)
+        started.append(self.epoch)
+
+    monkeypatch.setattr(train.Trainer, "__init__", trainer_init)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as stop:
+            code = stop.code
+    monkeypatch.undo()
+    print(f"{'in process':12s} rc={code}  {' '.join(args[:2])}")
+    return code, out.getvalue(), err.getvalue(), (started[-1] if started else None)
 
 
 def _start_epoch(stderr: str) -> int:
@@ -87,11 +116,10 @@ def _assert_same_state(a, b):
     assert history_a == history_b
 
 
-def test_sigkill_at_any_point_then_resume_gives_the_uninterrupted_result(env, tmp_path):
+def test_sigkill_at_any_point_then_resume_gives_the_uninterrupted_result(env, tmp_path, monkeypatch):
     rng = random.Random(SEED)
     ref, run = tmp_path / "reference", tmp_path / "run"
-    r = _run(env, tmp_path, "none", RUN + ["--out", str(ref)], expect_killed=False)
-    assert r.returncode == 0, r.stderr
+    assert _in_process(monkeypatch, RUN + ["--out", str(ref)])[0] == 0
     reference = _state(ref)
     steps = json.loads((ref / "metrics.jsonl").read_text().splitlines()[0])["train_samples"] // BATCH
     assert steps >= 10, steps
@@ -101,8 +129,8 @@ def test_sigkill_at_any_point_then_resume_gives_the_uninterrupted_result(env, tm
     #    a fresh start in the same directory is allowed
     _run(env, tmp_path, f"step:{rng.randint(2, steps - 1)}", fresh)
     assert _newest_complete(run) == 0
-    r = _run(env, tmp_path, "none", resume, expect_killed=False)
-    assert r.returncode == 2 and "nothing to resume: no checkpoint in" in r.stderr, r.stderr
+    code, _, err, _ = _in_process(monkeypatch, resume)
+    assert code == 2 and "nothing to resume: no checkpoint in" in err, err
     # 2. mid-epoch 2 (random step)
     k = steps + rng.randint(2, steps - 1)
     _run(env, tmp_path, f"step:{k}", fresh)
@@ -138,20 +166,20 @@ def test_sigkill_at_any_point_then_resume_gives_the_uninterrupted_result(env, tm
     assert _start_epoch(err) == 3 and _newest_complete(run) >= 3
     # 8. resume to the end
     expected_start = _newest_complete(run)
-    r = _run(env, tmp_path, "none", resume, expect_killed=False)
-    assert r.returncode == 0, r.stderr
-    assert _start_epoch(r.stderr) == expected_start
-    assert "after 4 epochs" in r.stdout
+    code, out, err, start = _in_process(monkeypatch, resume)
+    assert code == 0, err
+    assert start == expected_start
+    assert "after 4 epochs" in out
     _assert_same_state(_state(run), reference)
     assert [json.loads(l)["epoch"] for l in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
 
     # 9. a truncated newest checkpoint is reported by name and skipped; the run redoes epoch 4, same result
     newest = run / "checkpoints" / "epoch-0004.ckpt"
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
-    r = _run(env, tmp_path, "none", resume, expect_killed=False)
-    assert r.returncode == 0, r.stderr
-    assert f"warning: checkpoint {newest} is truncated or not a bsnn checkpoint" in r.stderr
-    assert _start_epoch(r.stderr) == 3
+    code, _, err, start = _in_process(monkeypatch, resume)
+    assert code == 0, err
+    assert f"warning: checkpoint {newest} is truncated or not a bsnn checkpoint" in err
+    assert start == 3
     _assert_same_state(_state(run), reference)
 
 

@@ -63,3 +63,15 @@ def test_parse_quantity_errors_name_the_flag(text, message):
     with pytest.raises(ValueError) as err:
         units.parse_quantity(text, "--tau-mem", units.TIME)
     assert message in str(err.value)
+
+
+def test_array_checks_still_recognize_an_imported_library(monkeypatch):
+    """bsnn's array checks for brainunit look in sys.modules (see test_neurons' global-state test)."""
+    import sys
+    import types
+    from saiunit import _backend
+    fake = types.ModuleType("torch")
+    fake.Tensor = type("Tensor", (), {})
+    monkeypatch.setitem(sys.modules, "torch", fake)
+    assert _backend.is_torch_array(fake.Tensor()) is True
+    assert _backend.is_torch_array(np.zeros(2)) is False

@@ -1,5 +1,6 @@
-"""Datasets for bsnn: MNIST, Fashion-MNIST, scikit-learn digits, a synthetic Poisson task,
-and (optionally) tonic event datasets; plus seeded batching.
+"""Datasets for bsnn: MNIST, Fashion-MNIST, scikit-learn digits, a synthetic Poisson task, random
+manifolds, Yin-Yang, the Spiking Heidelberg Digits / Speech Commands, and (optionally) tonic event
+datasets; plus seeded batching.
 
     from bsnn import data
     ds = data.load("mnist", data_dir="~/data")      # Dataset(x_train [60000, 784], ...)
@@ -14,6 +15,9 @@ described in ``bsnn.data.sources``.
 
 from __future__ import annotations
 
+import inspect
+from typing import Callable, NamedTuple
+
 from bsnn.registry import Registry
 from bsnn.data.base import DataError, DataNotFoundError, Dataset
 from bsnn.data.batching import Batches, batches, epoch_order, num_batches, subset
@@ -21,38 +25,68 @@ from bsnn.data.builtin import SYNTHETIC_TASKS, digits, synthetic
 from bsnn.data.download import cache_dir, download
 from bsnn.data.events import bin_events, tonic_dataset
 from bsnn.data.idx import parse_idx, read_idx, write_idx
+from bsnn.data.heidelberg import SHD, SSC, bin_spikes, heidelberg, heidelberg_files, read_spikes, shd, ssc
 from bsnn.data.random_manifolds import randman, randman_events
+from bsnn.data.yin_yang import yin_yang, yin_yang_class, yin_yang_points
 from bsnn.data.sources import (FASHION_MNIST, MNIST, IdxFile, Source, fashion_mnist, idx_dataset,
                                load_source, mnist, search_dirs)
 
 __all__ = [
     "Dataset", "DataError", "DataNotFoundError", "DATASETS", "load",
     "digits", "mnist", "fashion_mnist", "synthetic", "SYNTHETIC_TASKS", "tonic_dataset", "randman", "randman_events",
+    "yin_yang", "yin_yang_class", "yin_yang_points", "shd", "ssc", "heidelberg", "heidelberg_files", "SHD", "SSC",
+    "read_spikes", "bin_spikes", "Loader", "check_options",
     "read_idx", "parse_idx", "write_idx", "bin_events",
     "Batches", "batches", "num_batches", "epoch_order", "subset",
     "IdxFile", "Source", "MNIST", "FASHION_MNIST", "idx_dataset", "load_source", "search_dirs",
     "cache_dir", "download",
 ]
 
-def _no_options(name: str, options: dict) -> None:
-    if options:
-        raise TypeError(f"dataset {name!r} takes no options, got {sorted(options)}")
+class Loader(NamedTuple):
+    """A registered dataset: ``fn(data_dir, download=..., **options)`` when it reads files, else
+    ``fn(**options)``. Its options are ``fn``'s keyword parameters (``data_dir``, ``download`` and
+    ``fetch`` aside), which ``load`` checks before calling it."""
+
+    fn: Callable
+    reads_files: bool = False
+    option_names: tuple = ()        # for functions that take ``**options`` (shd, ssc): the names
+
+    def options(self) -> list:
+        if self.option_names:
+            return list(self.option_names)
+        skip = {"data_dir", "download", "fetch", "self"}
+        return [p.name for p in inspect.signature(self.fn).parameters.values()
+                if p.name not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+    def __call__(self, data_dir, download: bool, **options):
+        return self.fn(data_dir, download=download, **options) if self.reads_files else self.fn(**options)
 
 
-def _digits(data_dir, download, **options):
-    _no_options("digits", options)
-    return digits()
+_HEIDELBERG_OPTIONS = ("bin_width", "max_time", "binary", "channel_pool", "n_train", "n_test")
 
-
-#: names accepted by ``load``: name -> ``(data_dir, download, **options) -> Dataset``
+#: names accepted by ``load``: name -> ``Loader``
 #: (and ``"tonic:<NAME>"``, e.g. ``"tonic:NMNIST"``, with tonic installed, to ``tonic_dataset``)
 DATASETS = Registry("dataset", {
-    "digits": _digits,
-    "mnist": lambda data_dir, download, **options: mnist(data_dir, download=download, **options),
-    "fashion-mnist": lambda data_dir, download, **options: fashion_mnist(data_dir, download=download, **options),
-    "synthetic": lambda data_dir, download, **options: synthetic(**options),
-    "randman": lambda data_dir, download, **options: randman(**options),
-}, normalize=lambda name: name.lower().replace("_", "-"), also="or 'tonic:<NAME>'")
+    "digits": Loader(digits),
+    "mnist": Loader(mnist, True),
+    "fashion-mnist": Loader(fashion_mnist, True),
+    "synthetic": Loader(synthetic),
+    "randman": Loader(randman),
+    "yin-yang": Loader(yin_yang),
+    "shd": Loader(shd, True, _HEIDELBERG_OPTIONS),
+    "ssc": Loader(ssc, True, _HEIDELBERG_OPTIONS),
+}, normalize=lambda name: name.lower().replace("_", "-").replace("yinyang", "yin-yang"), also="or 'tonic:<NAME>'")
+
+
+def check_options(name: str, options: dict) -> None:
+    """Raise ``ValueError`` naming the dataset and its options when ``options`` has a key it lacks."""
+    if name.lower().startswith("tonic:"):
+        return
+    known = DATASETS.lookup(name).options()
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"dataset {name} has no option {', '.join(map(repr, unknown))}; its options are "
+                         f"{', '.join(known) if known else 'none'}")
 
 
 def load(name: str, data_dir=None, *, download: bool = True, **options) -> Dataset:
@@ -60,15 +94,18 @@ def load(name: str, data_dir=None, *, download: bool = True, **options) -> Datas
 
     Args:
       name: ``"digits"``, ``"mnist"``, ``"fashion-mnist"`` (``fashion_mnist`` too),
-        ``"synthetic"``, or ``"tonic:NMNIST"``-style names.
+        ``"synthetic"``, ``"randman"``, ``"yin-yang"``, ``"shd"``, ``"ssc"``, or
+        ``"tonic:NMNIST"``-style names.
       data_dir: first directory searched for files (``--data-dir``).
-      download: fetch missing MNIST / Fashion-MNIST files (checksummed) into the cache.
-        digits and synthetic need no files; tonic fetches its own.
-      options: passed to ``synthetic`` (``n_samples``, ``steps``, ``task``, ...) or
-        ``tonic_dataset`` (``n_bins``, ``bin_width``, ...).
+      download: fetch missing MNIST / Fashion-MNIST / SHD / SSC files (checksummed) into the
+        cache. digits, synthetic, randman and yin-yang are generated; tonic fetches its own.
+      options: the dataset's own settings (``--dataset-option KEY=VALUE``): e.g. ``n_samples``
+        of ``randman``, ``bias`` of ``yin-yang``, ``bin_width`` of ``shd``; an unknown key is a
+        ``ValueError`` that lists the dataset's options. ``tonic_dataset`` takes ``n_bins``, ...
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a dataset name (str), got {type(name).__name__}")
     if name.lower().startswith("tonic:"):
         return tonic_dataset(name.split(":", 1)[1], data_dir, **options)
+    check_options(name, options)
     return DATASETS.lookup(name)(data_dir, download, **options)

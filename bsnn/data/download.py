@@ -1,7 +1,8 @@
 """Checksummed, atomic downloads into the bsnn cache.
 
 ``download`` streams a URL into a temporary file beside the destination while hashing
-it, checks size and SHA-256, and only then renames it into place (``os.replace`` is
+it, checks size and SHA-256 (or, where a dataset publishes only that, MD5), and only then
+renames it into place (``os.replace`` is
 atomic on one file system). A failed mirror, an interrupted transfer (any exception,
 ``KeyboardInterrupt`` included) or a checksum mismatch leaves nothing behind.
 """
@@ -38,19 +39,20 @@ def url_fetch(url: str) -> Iterable[bytes]:
             yield chunk
 
 
-def sha256_file(path) -> str:
-    digest = hashlib.sha256()
+def sha256_file(path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file (SHA-256 unless ``algorithm`` says otherwise)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def _fetch_one(url: str, dest: Path, sha256: str, size: int | None, fetch: Fetch) -> None:
+def _fetch_one(url: str, dest: Path, algorithm: str, expected: str, size: int | None, fetch: Fetch) -> None:
     """Fetch ``url`` into ``dest`` atomically, or raise and leave no file."""
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
-        digest, n = hashlib.sha256(), 0
+        digest, n = hashlib.new(algorithm), 0
         with os.fdopen(fd, "wb") as f:
             for chunk in fetch(url):
                 n += len(chunk)
@@ -61,9 +63,9 @@ def _fetch_one(url: str, dest: Path, sha256: str, size: int | None, fetch: Fetch
                 f.write(chunk)
         if size is not None and n != size:
             raise DataError(f"{dest.name} from {url}: wrong size: {n} bytes, expected {size}")
-        if digest.hexdigest() != sha256:
-            raise DataError(f"{dest.name} from {url}: checksum mismatch: SHA-256 "
-                            f"{digest.hexdigest()}, expected {sha256}")
+        if digest.hexdigest() != expected:
+            raise DataError(f"{dest.name} from {url}: checksum mismatch: {algorithm.upper().replace('SHA', 'SHA-')} "
+                            f"{digest.hexdigest()}, expected {expected}")
         os.replace(tmp, dest)
     except BaseException:
         try:
@@ -73,14 +75,16 @@ def _fetch_one(url: str, dest: Path, sha256: str, size: int | None, fetch: Fetch
         raise
 
 
-def download(urls: Sequence[str], dest, *, sha256: str, size: int | None = None,
-              fetch: Fetch | None = None) -> Path:
+def download(urls: Sequence[str], dest, *, sha256: str | None = None, md5: str | None = None,
+             size: int | None = None, fetch: Fetch | None = None) -> Path:
     """Download the first of ``urls`` that yields the expected bytes into ``dest``.
 
     Args:
       urls: mirrors, tried in order.
       dest: destination file; its directory is created.
       sha256: expected SHA-256 (hex) of the downloaded bytes.
+      md5: expected MD5 (hex), for datasets whose publishers pin only that (exactly one of
+        ``sha256`` and ``md5``).
       size: expected size in bytes, or None.
       fetch: ``fetch(url) -> iterable of bytes``; default ``url_fetch`` (urllib).
 
@@ -90,11 +94,14 @@ def download(urls: Sequence[str], dest, *, sha256: str, size: int | None = None,
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fetch = fetch or url_fetch
-    sha256 = sha256.lower()
+    if (sha256 is None) == (md5 is None):
+        raise ValueError("download needs exactly one checksum: sha256=... or md5=...")
+    algorithm, expected = ("sha256", sha256) if sha256 is not None else ("md5", md5)
+    expected = expected.lower()
     failures = []
     for url in urls:
         try:
-            _fetch_one(url, dest, sha256, size, fetch)
+            _fetch_one(url, dest, algorithm, expected, size, fetch)
             return dest
         except DataError as e:
             failures.append(f"  {url}: {e}")
