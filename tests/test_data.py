@@ -129,10 +129,10 @@ def test_synthetic_reproduces_the_brainpy_state_tutorial():
 
 
 def test_load_names_and_errors():
-    names = ["digits", "mnist", "fashion-mnist", "synthetic", "randman", "yin-yang", "shd", "ssc"]
+    names = ["digits", "mnist", "fashion-mnist", "synthetic", "randman", "yin-yang", "cue-accumulation", "shd", "ssc"]
     assert data.DATASETS.names() == names
     with pytest.raises(ValueError, match=r"dataset must be one of \['digits', 'mnist', 'fashion-mnist', "
-                                         r"'synthetic', 'randman', 'yin-yang', 'shd', 'ssc'\] or 'tonic:<NAME>', "
+                                         r"'synthetic', 'randman', 'yin-yang', 'cue-accumulation', 'shd', 'ssc'\] or 'tonic:<NAME>', "
                                          r"got 'cifar'"):
         data.load("cifar")
     with pytest.raises(ValueError, match="dataset digits has no option 'n_samples'; its options are none"):

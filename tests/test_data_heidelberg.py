@@ -27,8 +27,9 @@ def _samples(n, n_classes=20, seed=0, max_s=1.2):
 
 
 def write_heidelberg(path, times, units, labels):
-    """An HDF5 file laid out as shd_*.h5 / ssc_*.h5: variable-length spikes/times (s) and
-    spikes/units per sample, labels, and the extra/ group."""
+    """An HDF5 file laid out as shd_*.h5 / ssc_*.h5, written here with h5py directly (not by
+    ``write_spikes``): variable-length spikes/times (s) and spikes/units per sample, labels, and
+    the extra/ group."""
     with h5py.File(path, "w") as f:
         t = f.create_dataset("spikes/times", (len(times),), dtype=h5py.vlen_dtype(np.float32))
         c = f.create_dataset("spikes/units", (len(units),), dtype=h5py.vlen_dtype(np.uint16))
@@ -38,6 +39,16 @@ def write_heidelberg(path, times, units, labels):
         f.create_dataset("extra/speaker", data=np.zeros(len(labels), np.uint16))
         f.create_dataset("extra/keys", data=np.array([b"zero"] * 20))
     return path
+
+
+def test_write_spikes_round_trips(tmp_path):
+    times, units, labels = _samples(5, seed=9)
+    path = data.write_spikes(tmp_path / "mine.h5", times, units, labels)
+    t, c, y = read_spikes(path, 20)
+    np.testing.assert_array_equal(y, labels)
+    assert all(np.array_equal(a, b.astype(np.float64)) for a, b in zip(t, times))
+    assert all(np.array_equal(a, b) for a, b in zip(c, units))
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.h5"]
 
 
 def _reference_bins(times, units, width_ms, horizon_ms, binary, pool):

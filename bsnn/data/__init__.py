@@ -1,5 +1,5 @@
 """Datasets for bsnn: MNIST, Fashion-MNIST, scikit-learn digits, a synthetic Poisson task, random
-manifolds, Yin-Yang, the Spiking Heidelberg Digits / Speech Commands, and (optionally) tonic event
+manifolds, Yin-Yang, cue accumulation, the Spiking Heidelberg Digits / Speech Commands, and (optionally) tonic event
 datasets; plus seeded batching.
 
     from bsnn import data
@@ -22,10 +22,12 @@ from bsnn.registry import Registry
 from bsnn.data.base import DataError, DataNotFoundError, Dataset
 from bsnn.data.batching import Batches, batches, epoch_order, num_batches, subset
 from bsnn.data.builtin import SYNTHETIC_TASKS, digits, synthetic
+from bsnn.data.cue_accumulation import SETTINGS as _CUE_SETTINGS, cue_accumulation, cue_accumulation_trials
 from bsnn.data.download import cache_dir, download
 from bsnn.data.events import bin_events, tonic_dataset
 from bsnn.data.idx import parse_idx, read_idx, write_idx
-from bsnn.data.heidelberg import SHD, SSC, bin_spikes, heidelberg, heidelberg_files, read_spikes, shd, ssc
+from bsnn.data.heidelberg import (SHD, SSC, bin_spikes, heidelberg, heidelberg_files, read_spikes, shd, ssc,
+                                  write_spikes)
 from bsnn.data.random_manifolds import randman, randman_events
 from bsnn.data.yin_yang import yin_yang, yin_yang_class, yin_yang_points
 from bsnn.data.sources import (FASHION_MNIST, MNIST, IdxFile, Source, fashion_mnist, idx_dataset,
@@ -35,7 +37,7 @@ __all__ = [
     "Dataset", "DataError", "DataNotFoundError", "DATASETS", "load",
     "digits", "mnist", "fashion_mnist", "synthetic", "SYNTHETIC_TASKS", "tonic_dataset", "randman", "randman_events",
     "yin_yang", "yin_yang_class", "yin_yang_points", "shd", "ssc", "heidelberg", "heidelberg_files", "SHD", "SSC",
-    "read_spikes", "bin_spikes", "Loader", "check_options",
+    "read_spikes", "write_spikes", "bin_spikes", "cue_accumulation", "cue_accumulation_trials", "Loader", "check_options",
     "read_idx", "parse_idx", "write_idx", "bin_events",
     "Batches", "batches", "num_batches", "epoch_order", "subset",
     "IdxFile", "Source", "MNIST", "FASHION_MNIST", "idx_dataset", "load_source", "search_dirs",
@@ -73,6 +75,7 @@ DATASETS = Registry("dataset", {
     "synthetic": Loader(synthetic),
     "randman": Loader(randman),
     "yin-yang": Loader(yin_yang),
+    "cue-accumulation": Loader(cue_accumulation, False, ("n_train", "n_test", "seed") + _CUE_SETTINGS),
     "shd": Loader(shd, True, _HEIDELBERG_OPTIONS),
     "ssc": Loader(ssc, True, _HEIDELBERG_OPTIONS),
 }, normalize=lambda name: name.lower().replace("_", "-").replace("yinyang", "yin-yang"), also="or 'tonic:<NAME>'")
@@ -94,11 +97,12 @@ def load(name: str, data_dir=None, *, download: bool = True, **options) -> Datas
 
     Args:
       name: ``"digits"``, ``"mnist"``, ``"fashion-mnist"`` (``fashion_mnist`` too),
-        ``"synthetic"``, ``"randman"``, ``"yin-yang"``, ``"shd"``, ``"ssc"``, or
+        ``"synthetic"``, ``"randman"``, ``"yin-yang"``, ``"cue-accumulation"``, ``"shd"``, ``"ssc"``, or
         ``"tonic:NMNIST"``-style names.
       data_dir: first directory searched for files (``--data-dir``).
       download: fetch missing MNIST / Fashion-MNIST / SHD / SSC files (checksummed) into the
-        cache. digits, synthetic, randman and yin-yang are generated; tonic fetches its own.
+        cache. digits, synthetic, randman, yin-yang and cue-accumulation are generated; tonic
+        fetches its own.
       options: the dataset's own settings (``--dataset-option KEY=VALUE``): e.g. ``n_samples``
         of ``randman``, ``bias`` of ``yin-yang``, ``bin_width`` of ``shd``; an unknown key is a
         ``ValueError`` that lists the dataset's options. ``tonic_dataset`` takes ``n_bins``, ...

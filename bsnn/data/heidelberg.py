@@ -37,7 +37,7 @@ import numpy as np
 from bsnn.data.base import DataError, DataNotFoundError, Dataset, check_dataset
 from bsnn.data.download import Fetch, cache_dir, download, sha256_file
 
-__all__ = ["HeidelbergFile", "HeidelbergSource", "SHD", "SSC", "N_CHANNELS", "read_spikes", "bin_spikes",
+__all__ = ["HeidelbergFile", "HeidelbergSource", "SHD", "SSC", "N_CHANNELS", "read_spikes", "write_spikes", "bin_spikes",
            "heidelberg_files", "heidelberg", "shd", "ssc"]
 
 #: channels of the cochlea model
@@ -121,6 +121,37 @@ def read_spikes(path, n_classes: int | None = None, limit: int | None = None):
     if n_classes is not None and labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise DataError(f"{path}: labels must lie in [0, {n_classes}), got [{labels.min()}, {labels.max()}]")
     return times, [c.astype(np.int64) for c in units], labels.astype(np.int32)
+
+
+def write_spikes(path, times, units, labels) -> Path:
+    """Write samples in the Heidelberg layout (``read_spikes``' inverse): variable-length
+    ``spikes/times`` (float32 seconds) and ``spikes/units`` (uint16) per sample, ``labels`` (uint16).
+
+    For a dataset of one's own in the SHD format, and for tests without the real files. The
+    file is written beside ``path`` and renamed into place.
+    """
+    h5py = _h5py()
+    path = Path(path)
+    if not len(times) == len(units) == len(labels):
+        raise ValueError(f"times, units and labels need one entry per sample, got {len(times)}, {len(units)}, "
+                         f"{len(labels)}")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            t = f.create_dataset("spikes/times", (len(times),), dtype=h5py.vlen_dtype(np.float32))
+            c = f.create_dataset("spikes/units", (len(units),), dtype=h5py.vlen_dtype(np.uint16))
+            for i, (ti, ci) in enumerate(zip(times, units)):
+                t[i], c[i] = np.asarray(ti, np.float32), np.asarray(ci, np.uint16)
+            f.create_dataset("labels", data=np.asarray(labels, np.uint16))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
 
 
 def _ms(value, name: str) -> float:
