@@ -13,6 +13,10 @@ of the same read-out the loss trains. ``out.spikes`` and ``out.v`` are ``[T, B, 
 | ``count-mse`` | MSE of counts against ``on`` (true class) / ``off`` targets | most spikes |
 | ``first-spike-ce`` | CE of ``-t_first / tau0`` plus ``alpha (exp(t_label / tau1) - 1)`` | earliest spike |
 
+The three membrane losses take ``last=K``: only the last ``K`` steps count, in the loss and in
+its read-out (a recall window, or ``last=1``: the final step), for every method (e-prop and
+random feedback send errors only in that window).
+
 Activity regularizers (``RateRegularizer``) add penalties on per-neuron spike counts of
 the hidden layers (Zenke & Vogels 2021): ``lower_strength * mean(relu(lower - c)^2)``
 pushes silent neurons up and ``upper_strength * mean(relu(c - upper)^2)`` caps busy ones,
@@ -94,39 +98,69 @@ class CountCE(Loss):
         return jnp.argmax(out.spikes.sum(0), axis=-1)
 
 
-class MembraneSumCE(Loss):
+class _MembraneLoss(Loss):
+    """A loss on the read-out membrane, optionally over the last ``last`` steps only.
+
+    ``last = K`` reads ``v[T - K:]`` (the recall window of a memory task, Bellec et al. 2020;
+    ``last = 1``: the final step); ``None`` reads every step. Under jit ``T`` is static, so a
+    window longer than the run is refused when the loss is first traced.
+    """
+
+    def __init__(self, last: int | None = None):
+        if last is not None and (isinstance(last, bool) or not isinstance(last, (int, np.integer)) or last < 1):
+            raise ValueError(f"{self.name}: last must be a positive number of steps (the window at the end of the "
+                             f"run) or None for all steps, got {last!r}")
+        self.last = None if last is None else int(last)
+
+    def window(self, v: jax.Array) -> jax.Array:
+        """``v [T, B, C]`` restricted to the loss's window."""
+        if self.last is None:
+            return v
+        if self.last > v.shape[0]:
+            raise ValueError(f"{self.name}: last={self.last} steps exceeds the run's {v.shape[0]} steps")
+        return v[v.shape[0] - self.last:]
+
+    def whole(self) -> "_MembraneLoss":
+        """The same loss over every step (what an online rule evaluates at one step)."""
+        return type(self)()
+
+    def __repr__(self):
+        return f"{type(self).__name__}(last={self.last})"
+
+
+class MembraneSumCE(_MembraneLoss):
     """Sum over steps of the cross-entropy of the output membrane at each step."""
 
     name = "membrane-sum-ce"
 
     def __call__(self, out, labels):
         _check(out, labels)
-        return _ce(out.v, labels).sum()
+        return _ce(self.window(out.v), labels).sum()
 
     def predict(self, out):
-        return jnp.argmax(out.v.sum(0), axis=-1)
+        return jnp.argmax(self.window(out.v).sum(0), axis=-1)
 
 
-class MembraneMaxCE(Loss):
+class MembraneMaxCE(_MembraneLoss):
     name = "max-membrane-ce"
 
     def __call__(self, out, labels):
         _check(out, labels)
-        return _ce(out.v.max(0), labels)
+        return _ce(self.window(out.v).max(0), labels)
 
     def predict(self, out):
-        return jnp.argmax(out.v.max(0), axis=-1)
+        return jnp.argmax(self.window(out.v).max(0), axis=-1)
 
 
-class MembraneMeanCE(Loss):
+class MembraneMeanCE(_MembraneLoss):
     name = "mean-membrane-ce"
 
     def __call__(self, out, labels):
         _check(out, labels)
-        return _ce(out.v.mean(0), labels)
+        return _ce(self.window(out.v).mean(0), labels)
 
     def predict(self, out):
-        return jnp.argmax(out.v.mean(0), axis=-1)
+        return jnp.argmax(self.window(out.v).mean(0), axis=-1)
 
 
 class CountMSE(Loss):

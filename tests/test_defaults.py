@@ -166,7 +166,7 @@ def test_refused_combinations_write_nothing(tmp_path, capsys):
      "--method-option: method eprop has no option 'seed'; its options are error, surrogate, window"),
     (["--loss", "count-mse", "--loss-option", "bar=2"], "--loss-option: loss count-mse has no option 'bar'; "
                                                         "its options are on, off"),
-    (["--loss-option", "on=1"], "--loss-option: loss mean-membrane-ce has no option 'on'; its options are none"),
+    (["--loss-option", "on=1"], "--loss-option: loss mean-membrane-ce has no option 'on'; its options are last"),
 ])
 def test_unknown_option_keys_name_the_method_or_loss_and_list_the_valid_keys(args, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:

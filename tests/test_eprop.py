@@ -350,3 +350,19 @@ def test_eprop_learns_digits():
 def test_random_feedback_learns_digits(window):
     """The notebook's rule, with and without its learning window (errors of the last 10 of 20 steps)."""
     assert _train_digits(RandomFeedback(window=window)) >= 0.90
+
+
+def test_a_loss_over_the_last_steps_is_the_error_window():
+    """``membrane-sum-ce`` with ``last=K`` trains and reports exactly the last K steps: e-prop's window
+    is the loss's, the reported loss is the windowed loss of the model's own run."""
+    model = bsnn.SpikingClassifier([12, 5], tau_mem=10 * u.ms, surrogate="superspike", readout="leaky",
+                                   w_scale=4.0)
+    x, k = _inputs("poisson"), 7
+    loss, grads, _ = EProp(MembraneSumCE(last=k)).loss_and_grads(model, x, LABELS)
+    ref_loss, ref_grads, _ = EProp(window=k).loss_and_grads(model, x, LABELS)
+    assert _max_diff(layer_grads(model, grads), layer_grads(model, ref_grads)) == 0.0
+    assert float(loss) == pytest.approx(float(MembraneSumCE(last=k)(model.run(x), LABELS)), rel=1e-5)
+    assert float(loss) < float(ref_loss)                              # the rule's window reports all steps
+    assert EProp(MembraneSumCE(last=k), window=k).window == k
+    with pytest.raises(ValueError, match="window=5 disagrees with the loss's last=7"):
+        EProp(MembraneSumCE(last=k), window=5)

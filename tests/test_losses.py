@@ -96,3 +96,19 @@ def test_get_loss():
     assert isinstance(losses.get_loss("count-mse", on=50, off=5), losses.CountMSE)
     with pytest.raises(ValueError, match="loss must be one of"):
         losses.get_loss("hinge")
+
+
+@pytest.mark.parametrize("cls", [losses.MembraneSumCE, losses.MembraneMaxCE, losses.MembraneMeanCE])
+def test_membrane_losses_over_the_last_steps(cls):
+    """``last=K`` is the loss and the read-out of ``v[T-K:]``; the window must fit the run."""
+    out, k = _out(SPIKES, V), 3
+    windowed = _out(SPIKES[-k:], V[-k:])
+    assert float(cls(last=k)(out, Y)) == pytest.approx(float(cls()(windowed, Y)), rel=1e-6)
+    np.testing.assert_array_equal(np.asarray(cls(last=k).predict(out)), np.asarray(cls().predict(windowed)))
+    assert float(cls(last=V.shape[0])(out, Y)) == pytest.approx(float(cls()(out, Y)), rel=1e-6)
+    assert float(cls(last=1)(out, Y)) == pytest.approx(_np_ce(V[-1], Y), rel=1e-5)
+    with pytest.raises(ValueError, match=f"{cls.name}: last=7 steps exceeds the run's 6 steps"):
+        cls(last=7)(out, Y)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="last must be a positive number of steps"):
+            cls(last=bad)

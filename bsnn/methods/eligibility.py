@@ -97,7 +97,7 @@ def pseudo_derivative(spike_fn) -> Callable[[jax.Array], jax.Array]:
 def online_gradients(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights], x, *,
                      step_loss: Callable, error: str, feedback: Sequence[Optional[jax.Array]],
                      gains: Sequence[float], pseudo: Sequence[Callable], window: Optional[int],
-                     record: bool, dt: float) -> OnlineResult:
+                     record: bool, dt: float, loss_in_window: bool = False) -> OnlineResult:
     """Run the network once over ``x`` and accumulate e-prop gradients online.
 
     Args:
@@ -114,6 +114,8 @@ def online_gradients(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights]
       gains: per hidden layer, the factor applied to its learning signal.
       pseudo: per layer, the pseudo-derivative ``dS/dx`` used by the rule.
       window: only the last ``window`` steps contribute errors (``None``: all steps).
+      loss_in_window: the reported loss sums the window's steps only (a loss with ``last``),
+        not every step (a learning window of the rule).
       record: also return the output layer's ``[T, B, C]`` spikes and membrane.
       dt: the step in ms.
     """
@@ -189,7 +191,7 @@ def online_gradients(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights]
         loss = carry.loss
         if error == "membrane":
             value, e = jax.value_and_grad(step_loss)(out_state.v)
-            loss = loss + value
+            loss = loss + (value * gate if loss_in_window else value)
             err = delta = e * gate
         else:
             estimate = counts[-1] * (steps / (carry.t + 1.0))

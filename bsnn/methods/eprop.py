@@ -115,7 +115,13 @@ class _Online(Method):
             raise ValueError(f"window must be a positive number of steps or None, got {window!r}")
         if not (isinstance(feedback_scale, (int, float)) and np.isfinite(feedback_scale) and feedback_scale > 0):
             raise ValueError(f"feedback_scale must be a positive number, got {feedback_scale!r}")
+        last = getattr(self.loss, "last", None)         # a membrane loss over its last steps: the error window
+        if last is not None:
+            if window is not None and int(window) != last:
+                raise ValueError(f"window={window} disagrees with the loss's last={last}: give one of them")
+            window = last
         self.error, self.window = kind, None if window is None else int(window)
+        self._step = self.loss.whole() if last is not None else self.loss
         self.surrogate = None if surrogate is None else get_surrogate(surrogate)
         self.feedback_scale, self.record_output = float(feedback_scale), bool(record_output)
 
@@ -139,12 +145,13 @@ class _Online(Method):
         def step_loss(y):
             zero = jnp.zeros_like(y)[None]
             if self.error == "membrane":
-                return self.loss(NetworkOutput(zero, y[None], (), dt), labels)
-            return self.loss(NetworkOutput(y[None], zero, (), dt), labels)
+                return self._step(NetworkOutput(zero, y[None], (), dt), labels)
+            return self._step(NetworkOutput(y[None], zero, (), dt), labels)
 
         result = online_gradients(specs, weights, x, step_loss=step_loss, error=self.error,
                                   feedback=self.feedback(model), gains=gains, pseudo=pseudo,
-                                  window=self.window, record=self.record_output, dt=dt)
+                                  window=self.window, record=self.record_output, dt=dt,
+                                  loss_in_window=self._step is not self.loss)
         return result.loss, grads_from_layers(model, result.grads), result.out
 
     def __repr__(self):
