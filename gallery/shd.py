@@ -74,11 +74,11 @@ def main():
     ds = bsnn.data.load("shd", data_dir, **options)
     epochs = 2 if args.quick else 30
     runs, start = {}, time.perf_counter()
-    for method, options in RULES.items():
+    for method, rule in RULES.items():
         cfg = TrainConfig(dataset="shd", data_dir=data_dir, dataset_options=options, encoder="events",
                           hidden=[128], recurrent=True, method=method, readout="leaky", optimizer="adam", lr=1e-3,
                           schedule="cosine", batch_size=64, epochs=epochs, seed=args.seed, quiet=True,
-                          out=os.path.join(args.out, method), **options)
+                          out=os.path.join(args.out, method), **rule)
         t0 = time.perf_counter()
         history = Trainer(cfg, dataset=ds, overwrite=True).fit()
         runs[method] = {"test_acc": history[-1]["test_acc"], "history": history, "loss": cfg.loss,
