@@ -119,6 +119,17 @@ def _key_value(flag: str):
     return parse
 
 
+def _delay_lines(text: str) -> list:
+    try:
+        n, bins = (int(v) for v in text.split(","))
+    except ValueError:
+        n = bins = -1
+    if n < 1 or bins < 0:
+        raise argparse.ArgumentTypeError(f"--delay-lines takes N,BINS (N >= 1 copies, BINS >= 0 steps apart), "
+                                         f"got {text!r}")
+    return [n, bins]
+
+
 def _width(text: str) -> int:
     try:
         value = int(text)
@@ -138,6 +149,11 @@ def _add_train_arguments(p: argparse.ArgumentParser):
     g.add_argument("--dataset-option", type=_key_value("--dataset-option"), action="append", default=S,
                    metavar="KEY=VALUE", help="the dataset's own settings, e.g. bin_width=10ms (shd), bias=true "
                                              "(yin-yang), n_samples=500 (randman)")
+    g.add_argument("--augment", type=_key_value("--augment"), action="append", default=S, metavar="KEY=VALUE",
+                   help="augment temporal training data: channel_shift=40, time_shift=BINS (each epoch), "
+                        "blend=0.5 (blend_n=N blended samples added once; default one per training sample)")
+    g.add_argument("--delay-lines", type=_delay_lines, default=S, metavar="N,BINS",
+                   help="N copies of the input, copy k delayed by k * BINS steps, side by side (temporal data)")
     g.add_argument("--data-dir", default=S, help="directory searched first for dataset files")
     g.add_argument("--train-subset", type=_positive_int("--train-subset"), default=S,
                    help="use only this many training samples")
@@ -238,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_OPTION_LISTS = {"dataset_option": "dataset_options", "method_option": "method_options",
+_OPTION_LISTS = {"augment": "augment", "dataset_option": "dataset_options", "method_option": "method_options",
                  "encoder_option": "encoder_options", "loss_option": "loss_options", "neuron_option": "neuron_options"}
 _NOT_SETTINGS = ("command", "config", "resume", "overwrite", "coordinator", "num_processes", "process_id",
                  "explain")

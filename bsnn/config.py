@@ -51,6 +51,8 @@ class TrainConfig:
     dataset: Optional[str] = None
     data_dir: Optional[str] = None
     dataset_options: dict = field(default_factory=dict)   # the dataset's own settings, e.g. bin_width of shd
+    augment: dict = field(default_factory=dict)   # temporal training data: channel_shift, time_shift, blend, blend_n
+    delay_lines: Optional[list] = None            # [n, bins]: n delayed copies of the input (bsnn.data.augment)
     train_subset: Optional[int] = None      # use only this many training samples (stratified)
     test_subset: Optional[int] = None
     method: Optional[str] = None

@@ -70,6 +70,51 @@ def _check_config(cfg: TrainConfig):
         data.check_options(cfg.dataset, cfg.dataset_options)
     except ValueError as err:
         raise ValueError(f"--dataset-option: {err}") from None
+    _check_augment(cfg.augment, cfg.delay_lines)
+
+
+_AUGMENT = {"channel_shift": int, "time_shift": int, "blend": float, "blend_n": int}
+
+
+def _check_augment(options: dict, delays) -> None:
+    unknown = sorted(set(options) - set(_AUGMENT))
+    if unknown:
+        raise ValueError(f"--augment has no option {unknown[0]!r}; its options are {', '.join(_AUGMENT)}")
+    for key, kind in _AUGMENT.items():
+        value = options.get(key)
+        if value is None:
+            continue
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"--augment {key} must be an integer >= 0, got {value!r}")
+        if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1):
+            raise ValueError(f"--augment {key} (the probability to keep a spike) must be in (0, 1], got {value!r}")
+    if "blend_n" in options and "blend" not in options:
+        raise ValueError("--augment blend_n needs blend=P (the probability to keep each spike)")
+    if delays is not None:
+        if (not isinstance(delays, (list, tuple)) or len(delays) != 2 or any(isinstance(v, bool) or
+                                                                           not isinstance(v, int) for v in delays)
+                or delays[0] < 1 or delays[1] < 0):
+            raise ValueError(f"--delay-lines takes N,BINS (N >= 1 copies, BINS >= 0 steps apart), got {delays!r}")
+
+
+def _augmented_inputs(ds, cfg) -> "data.Dataset":
+    """The dataset with delay lines (both splits) and blended samples (training split) added."""
+    if not (cfg.augment or cfg.delay_lines):
+        return ds
+    if not ds.temporal:
+        what = "--augment" if cfg.augment else "--delay-lines"
+        raise ValueError(f"{what} needs temporal samples [N, T, C] (e.g. --dataset shd or randman), but the "
+                         f"samples of --dataset {cfg.dataset} are static")
+    if cfg.delay_lines:
+        n, bins = cfg.delay_lines
+        ds = ds._replace(x_train=data.augment.delay_lines(ds.x_train, n, bins),
+                         x_test=data.augment.delay_lines(ds.x_test, n, bins))
+    if "blend" in cfg.augment:
+        rng = np.random.default_rng([cfg.seed, 1759])
+        n = cfg.augment.get("blend_n", len(ds.y_train))
+        x_new, y_new = data.augment.blend(ds.x_train, ds.y_train, n, rng, p=cfg.augment["blend"])
+        ds = ds._replace(x_train=np.concatenate([ds.x_train, x_new]), y_train=np.concatenate([ds.y_train, y_new]))
+    return ds
 
 
 class Interrupted(BaseException):
@@ -120,6 +165,7 @@ class Trainer:
             ds = data.subset(ds, cfg.train_subset, cfg.test_subset, seed=cfg.seed)
         if dataset is not None and not ds.temporal:
             _warn_pixel_range(ds)
+        ds = _augmented_inputs(ds, cfg)
         self.dataset = ds
         brainstate.random.seed(cfg.seed)
         n_in = ds.x_train.shape[-1]
@@ -273,10 +319,21 @@ class Trainer:
             rate_sums = sums if rate_sums is None else rate_sums + sums
         return {"test_acc": correct / len(y), "rate_hz": [float(r) / len(y) for r in rate_sums]}
 
+    def _epoch_inputs(self, epoch: int):
+        """This epoch's training samples: shifted afresh each epoch when ``--augment`` says so
+        (seeded by the run's seed and the epoch, so a resumed run sees the same inputs)."""
+        x, aug = self.dataset.x_train, self.config.augment
+        if aug.get("channel_shift") or aug.get("time_shift"):
+            rng = np.random.default_rng([self.config.seed, epoch, 4242])
+            x = data.augment.channel_shift(x, aug.get("channel_shift", 0), rng)
+            x = data.augment.time_shift(x, aug.get("time_shift", 0), rng)
+        return x
+
     def _train_epoch(self, epoch: int, progress) -> dict:
         cfg, ds = self.config, self.dataset
         loss_sum, correct, seen, rate_sums = 0.0, 0, 0, None
-        for step, (xb, yb) in enumerate(data.batches(ds.x_train, ds.y_train, cfg.batch_size, shuffle=True,
+        x_train = self._epoch_inputs(epoch)
+        for step, (xb, yb) in enumerate(data.batches(x_train, ds.y_train, cfg.batch_size, shuffle=True,
                                                      seed=cfg.seed, epoch=epoch, drop_last=True)):
             self._position = (epoch + 1, step + 1)
             m = self.train_step(xb, yb, self._key(epoch, step))

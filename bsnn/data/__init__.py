@@ -19,6 +19,7 @@ import inspect
 from typing import Callable, NamedTuple
 
 from bsnn.registry import Registry
+from bsnn.data import augment
 from bsnn.data.base import DataError, DataNotFoundError, Dataset
 from bsnn.data.batching import Batches, batches, epoch_order, num_batches, subset
 from bsnn.data.builtin import SYNTHETIC_TASKS, digits, synthetic
@@ -39,7 +40,7 @@ __all__ = [
     "yin_yang", "yin_yang_class", "yin_yang_points", "shd", "ssc", "heidelberg", "heidelberg_files", "SHD", "SSC",
     "read_spikes", "write_spikes", "bin_spikes", "cue_accumulation", "cue_accumulation_trials", "Loader", "check_options",
     "read_idx", "parse_idx", "write_idx", "bin_events",
-    "Batches", "batches", "num_batches", "epoch_order", "subset",
+    "augment", "Batches", "batches", "num_batches", "epoch_order", "subset",
     "IdxFile", "Source", "MNIST", "FASHION_MNIST", "idx_dataset", "load_source", "search_dirs",
     "cache_dir", "download",
 ]
