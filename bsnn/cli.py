@@ -119,6 +119,13 @@ def _key_value(flag: str):
     return parse
 
 
+def _dataset_name(text: str) -> str:
+    if text in defaults.DATASETS or (text.lower().startswith("tonic:") and len(text) > len("tonic:")):
+        return text
+    raise argparse.ArgumentTypeError(f"--dataset must be one of {', '.join(defaults.DATASETS)} or tonic:<NAME> "
+                                     f"(e.g. tonic:NMNIST), got {text!r}")
+
+
 def _delay_lines(text: str) -> list:
     try:
         n, bins = (int(v) for v in text.split(","))
@@ -145,7 +152,9 @@ def _add_train_arguments(p: argparse.ArgumentParser):
     d = defaults.COMMON
     M = "(default: per method, below)"
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", choices=list(defaults.DATASETS), default=S, help=f"(default {d['dataset']})")
+    g.add_argument("--dataset", type=_dataset_name, default=S, metavar="NAME",
+                   help=f"one of {', '.join(defaults.DATASETS)}, or tonic:<NAME> (e.g. tonic:NMNIST; needs the "
+                        f"tonic package) (default {d['dataset']})")
     g.add_argument("--dataset-option", type=_key_value("--dataset-option"), action="append", default=S,
                    metavar="KEY=VALUE", help="the dataset's own settings, e.g. bin_width=10ms (shd), bias=true "
                                              "(yin-yang), n_samples=500 (randman)")
@@ -387,7 +396,7 @@ def _train_run(args, parser) -> int:
     except TrainingDiverged as err:
         print(f"bsnn train: {err}", file=sys.stderr)
         return 1
-    except (ConfigMismatch, OutputError, FileNotFoundError, RuntimeError) as err:
+    except (ConfigMismatch, OutputError, FileNotFoundError, RuntimeError, ImportError) as err:
         return _error("train", err)
     except ValueError as err:
         parser.error(str(err))

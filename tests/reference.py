@@ -88,11 +88,13 @@ def jax_reference_loss(ws, bs, x, labels, alpha, beta, v_th, reset="soft", reado
 
 def assert_pure_path_matches_brainpy(model, x, min_hidden_spikes: int = 5):
     """``model.run(x)`` against stepping the model's brainpy.state composition (``update``) step by step."""
+    import brainstate
     out = model.run(x, record=True)
     model.init_state(x.shape[1])
+    update = brainstate.transform.jit(model.update)      # the same brainpy.state step, traced once
     spikes, volts = [], []
     for t in range(x.shape[0]):
-        step = model.update(x[t])
+        step = update(x[t])
         spikes.append(step.spikes)
         volts.append(step.v)
     assert float(out.layer_spikes[0].sum()) > min_hidden_spikes

@@ -56,7 +56,9 @@ def test_units_on_the_command_line(tmp_path, capsys):
     (["--lr", "-1"], "--lr must be a positive number, got '-1'"),
     (["--epochs", "two"], "--epochs must be a positive integer, got 'two'"),
     (["--surrogate", "magic"], "--surrogate must be one of"),
-    (["--dataset", "cifar"], "argument --dataset: invalid choice: 'cifar'"),
+    (["--dataset", "cifar"], "argument --dataset: --dataset must be one of digits, mnist, fashion-mnist, synthetic, "
+                             "randman, yin-yang, cue-accumulation, shd, ssc or tonic:<NAME> (e.g. tonic:NMNIST), "
+                             "got 'cifar'"),
     (["--threshold", "1mV,2mV,3mV"], "--threshold takes one value or one per layer (2)"),
 ])
 def test_bad_flags_are_named(args, message, capsys, tmp_path):

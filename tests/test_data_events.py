@@ -127,3 +127,35 @@ def test_tonic_adapter_with_a_stand_in_module(monkeypatch, tmp_path):
         np.testing.assert_array_equal(x[-1], direct)
     with pytest.raises(ValueError, match="tonic.datasets has no dataset 'DVSGesture'"):
         data.load("tonic:DVSGesture", tmp_path)
+
+
+def test_tonic_datasets_from_the_command_line(monkeypatch, tmp_path, capsys):
+    """``--dataset tonic:<NAME>``: without tonic a one-line install hint (exit 2, nothing written);
+    with it (a stand-in module) the binned events train, the dataset's options passed on."""
+    from bsnn.cli import main
+    monkeypatch.setitem(sys.modules, "tonic", None)
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "tonic:NMNIST", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install tonic" in err and "Traceback" not in err and not out.exists()
+    rng = np.random.default_rng(3)
+
+    class FakeNMNIST:
+        sensor_size, classes = (4, 3, 2), [str(i) for i in range(10)]
+
+        def __init__(self, save_to, train=True):
+            self.samples = [(random_events(rng, 40, 4, 3, 2, 300_000), i % 10) for i in range(20 if train else 8)]
+
+        def __len__(self):
+            return len(self.samples)
+
+        def __getitem__(self, i):
+            return self.samples[i]
+
+    fake = types.ModuleType("tonic")
+    fake.datasets = types.SimpleNamespace(NMNIST=FakeNMNIST)
+    monkeypatch.setitem(sys.modules, "tonic", fake)
+    assert main(["train", "--dataset", "tonic:NMNIST", "--data-dir", str(tmp_path), "--dataset-option", "n_bins=5",
+                 "--encoder", "events", "--hidden", "4", "--epochs", "1", "--batch-size", "4", "--out", str(out),
+                 "--quiet"]) == 0
+    assert "(tonic:NMNIST, bptt)" in capsys.readouterr().out
