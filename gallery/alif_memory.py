@@ -63,7 +63,7 @@ def main():
     from bsnn.data.base import Dataset
     from bsnn.train import Trainer
     # --quick: a smoke run (a 50 ms delay, a few epochs); its numbers say nothing about memory
-    n_train, n_test, epochs, delay = (128, 64, 2, 50) if args.quick else (2048, 1024, 30, DELAY)
+    n_train, n_test, epochs, delay = (128, 64, 1, 50) if args.quick else (2048, 1024, 30, DELAY)
     x_train, y_train = delayed_xor(n_train, delay, args.seed)
     x_test, y_test = delayed_xor(n_test, delay, args.seed + 1000)
     ds = Dataset("delayed-xor", x_train, y_train, x_test, y_test, 2, None, True)

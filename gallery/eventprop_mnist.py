@@ -61,7 +61,7 @@ if __name__ == "__main__":
                           epochs=30, w_scale=[0.045 * 784 ** 0.5, 0.37 * hidden ** 0.5], w_mean=[0.065, 0.2],
                           quiet=True)
     if args.quick:
-        cfg.train_subset, cfg.test_subset, cfg.epochs = 2000, 500, 2
+        cfg.train_subset, cfg.test_subset, cfg.epochs = 2000, 500, 1
     run(name, cfg, args, target=0.85 if hidden is None else None,
         reference={"source": "PyTorch EventProp reimplementation" if hidden is None else
                    "Wunderlich & Pehle 2021 (latency-coded MNIST, 350 hidden)",

@@ -30,6 +30,6 @@ if __name__ == "__main__":
         cfg.surrogate, cfg.lr, cfg.schedule, cfg.amsgrad, cfg.batch_size = "atan", 2e-3, "cosine", False, 128
         cfg.epochs = 10
     if args.quick:
-        cfg.train_subset, cfg.test_subset, cfg.epochs = 2000, 500, 2
+        cfg.train_subset, cfg.test_subset, cfg.epochs = 2000, 500, 1
     run("latency_mnist" + ("_best" if best else ""), cfg, args, target=0.869,
         reference={"source": "spiking backprop notebook (NECOTIS)", "test_acc": 0.869})

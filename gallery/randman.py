@@ -44,7 +44,7 @@ def main():
     import bsnn
     from bsnn.config import TrainConfig
     from bsnn.train import Trainer
-    n_samples, epochs = (100, 2) if args.quick else (1000, 20)
+    n_samples, epochs = (100, 1) if args.quick else (1000, 20)
     ds = bsnn.data.randman(n_samples=n_samples, seed=args.seed)
     os.makedirs(args.out, exist_ok=True)
     runs, start = {}, time.perf_counter()

@@ -58,7 +58,7 @@ def main():
     from bsnn.train import Trainer
     settings = dict(SETTINGS)
     if args.quick:
-        settings.update(epochs=2, dataset_options={"bias": True, "n_train": 512, "n_test": 256})
+        settings.update(epochs=1, dataset_options={"bias": True, "n_train": 512, "n_test": 256})
     cfg = TrainConfig(**settings, seed=args.seed, quiet=True, out=args.out)
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
