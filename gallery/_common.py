@@ -89,3 +89,21 @@ def run(name: str, cfg: TrainConfig, args, *, reference: dict, target: float | N
     print(f"{name}: test accuracy {last['test_acc']:.4f} after {last['epoch']} epochs, {wall:.0f} s{flag}; "
           f"results in {args.out}/results.json")
     return results
+
+
+def rule_curves(runs: dict, path: str, title: str, chance: float) -> str:
+    """Test accuracy per epoch of several runs (``{name: {"history": ..., "loss": ...}}``) in one plot."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(5, 3.2))
+    ax = fig.subplots()
+    for name, r in runs.items():
+        ax.plot([h["epoch"] for h in r["history"]], [h["test_acc"] for h in r["history"]], "o-", ms=3,
+                label=f"{name} ({r['loss']})")
+    ax.axhline(chance, color="gray", ls="--", lw=0.8, label="chance")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path

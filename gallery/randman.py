@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from _common import machine, parse_args
+from _common import machine, parse_args, rule_curves
 
 RULES = {"bptt": {"loss": "max-membrane-ce"}, "eventprop": {"loss": "max-membrane-ce"},
          "eprop": {"loss": "membrane-sum-ce"}}
@@ -61,7 +61,7 @@ def main():
                         "rate_hz": history[-1]["rate_hz"], "settings": trainer.config.to_dict()}
         print(f"{method}: test accuracy {history[-1]['test_acc']:.4f} after {epochs} epochs "
               f"({runs[method]['wall_time_s']:.0f} s)", flush=True)
-    plots = [_curves(runs, os.path.join(args.out, "learning_curves.png")),
+    plots = [rule_curves(runs, os.path.join(args.out, "learning_curves.png"), "random manifolds, 20-128-10", 0.1),
              _inputs(ds, os.path.join(args.out, "inputs.png"))]
     results = {"name": "randman", "dataset": "randman", "quick": bool(args.quick),
                "task": "random manifolds, 10 classes, 20 units, dim 2, alpha 2, 50 steps",
@@ -74,23 +74,6 @@ def main():
         json.dump(results, f, indent=2, default=str)
     print("randman: " + ", ".join(f"{k} {r['test_acc']:.4f}" for k, r in runs.items())
           + f"; results in {args.out}/results.json")
-
-
-def _curves(runs, path):
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(5, 3.2))
-    ax = fig.subplots()
-    for name, r in runs.items():
-        ax.plot([h["epoch"] for h in r["history"]], [h["test_acc"] for h in r["history"]], "o-", ms=3,
-                label=f"{name} ({r['loss']})")
-    ax.axhline(0.1, color="gray", ls="--", lw=0.8, label="chance")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("random manifolds, 20-128-10", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
 
 
 def _inputs(ds, path):

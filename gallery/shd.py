@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from _common import machine, parse_args
+from _common import machine, parse_args, rule_curves
 
 RULES = {"bptt": {"loss": "max-membrane-ce"}, "eventprop": {"loss": "max-membrane-ce"},
          "eprop": {"loss": "membrane-sum-ce"}}
@@ -86,7 +86,7 @@ def main():
                         "wall_time_s": time.perf_counter() - t0, "rate_hz": history[-1]["rate_hz"]}
         print(f"{method}: test accuracy {history[-1]['test_acc']:.4f} after {epochs} epochs "
               f"({runs[method]['wall_time_s']:.0f} s, {source})", flush=True)
-    plots = [_curves(runs, source, os.path.join(args.out, "learning_curves.png")),
+    plots = [rule_curves(runs, os.path.join(args.out, "learning_curves.png"), f"{source}, 700-128r-20", 1 / 20),
              _inputs(ds, os.path.join(args.out, "inputs.png"))]
     results = {"name": "shd", "dataset": "shd", "data": source, "quick": bool(args.quick),
                "measured_on_shd": source == "SHD", "train_samples": len(ds.y_train), "test_samples": len(ds.y_test),
@@ -98,23 +98,6 @@ def main():
         json.dump(results, f, indent=2, default=str)
     print(f"shd ({source}): " + ", ".join(f"{k} {r['test_acc']:.4f}" for k, r in runs.items())
           + f"; results in {args.out}/results.json")
-
-
-def _curves(runs, source, path):
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(5, 3.2))
-    ax = fig.subplots()
-    for name, r in runs.items():
-        ax.plot([h["epoch"] for h in r["history"]], [h["test_acc"] for h in r["history"]], "o-", ms=3,
-                label=f"{name} ({r['loss']})")
-    ax.axhline(1 / 20, color="gray", ls="--", lw=0.8, label="chance")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy")
-    ax.set_title(f"{source}, 700-128r-20", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
 
 
 def _inputs(ds, path):

@@ -93,18 +93,18 @@ def test_tonic_missing_gives_install_hint(monkeypatch):
         data.load("tonic:NMNIST")
 
 
-def test_tonic_adapter_with_a_stand_in_module(monkeypatch, tmp_path):
-    rng = np.random.default_rng(2)
+def _stand_in_tonic(monkeypatch, root, rng, sensor, n_train, n_test) -> list:
+    """A ``tonic`` module whose ``datasets.NMNIST`` serves random events; returns the splits it made."""
     made = []
 
     class FakeNMNIST:
-        sensor_size = (6, 5, 2)
+        sensor_size = sensor
         classes = [str(i) for i in range(10)]
 
         def __init__(self, save_to, train=True):
-            assert save_to == str(tmp_path)
-            n = 12 if train else 5
-            self.samples = [(random_events(rng, 50, 6, 5, 2, 300_000), i % 10) for i in range(n)]
+            assert save_to == str(root)
+            self.samples = [(random_events(rng, 50, *sensor, 300_000), i % 10)
+                            for i in range(n_train if train else n_test)]
             made.append(self)
 
         def __len__(self):
@@ -116,6 +116,11 @@ def test_tonic_adapter_with_a_stand_in_module(monkeypatch, tmp_path):
     fake = types.ModuleType("tonic")
     fake.datasets = types.SimpleNamespace(NMNIST=FakeNMNIST)
     monkeypatch.setitem(sys.modules, "tonic", fake)
+    return made
+
+
+def test_tonic_adapter_with_a_stand_in_module(monkeypatch, tmp_path):
+    made = _stand_in_tonic(monkeypatch, tmp_path, np.random.default_rng(2), (6, 5, 2), 12, 5)
     ds = data.load("tonic:NMNIST", tmp_path, n_bins=10, bin_width=30_000, n_test=3)
     assert ds.name == "tonic:NMNIST" and ds.temporal and ds.n_classes == 10
     assert ds.x_train.shape == (12, 10, 60) and ds.x_test.shape == (3, 10, 60)
@@ -138,23 +143,7 @@ def test_tonic_datasets_from_the_command_line(monkeypatch, tmp_path, capsys):
     assert main(["train", "--dataset", "tonic:NMNIST", "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "pip install tonic" in err and "Traceback" not in err and not out.exists()
-    rng = np.random.default_rng(3)
-
-    class FakeNMNIST:
-        sensor_size, classes = (4, 3, 2), [str(i) for i in range(10)]
-
-        def __init__(self, save_to, train=True):
-            self.samples = [(random_events(rng, 40, 4, 3, 2, 300_000), i % 10) for i in range(20 if train else 8)]
-
-        def __len__(self):
-            return len(self.samples)
-
-        def __getitem__(self, i):
-            return self.samples[i]
-
-    fake = types.ModuleType("tonic")
-    fake.datasets = types.SimpleNamespace(NMNIST=FakeNMNIST)
-    monkeypatch.setitem(sys.modules, "tonic", fake)
+    _stand_in_tonic(monkeypatch, tmp_path, np.random.default_rng(3), (4, 3, 2), 20, 8)
     assert main(["train", "--dataset", "tonic:NMNIST", "--data-dir", str(tmp_path), "--dataset-option", "n_bins=5",
                  "--encoder", "events", "--hidden", "4", "--epochs", "1", "--batch-size", "4", "--out", str(out),
                  "--quiet"]) == 0

@@ -81,6 +81,8 @@ def test_load_finds_the_split_files_and_bins_them(tmp_path):
     write_heidelberg(root / "shd_test.h5", *_samples(10, seed=2))               # data_dir itself is searched too
     ds = data.load("shd", root, bin_width="20ms", max_time="500ms", channel_pool=7, download=False)
     assert ds.summary() == "shd: 30 train / 10 test samples, T=25, D=100, 20 classes"
+    np.testing.assert_array_equal(np.bincount(ds.y_train, minlength=20), np.bincount(_samples(30, seed=1)[2],
+                                                                                     minlength=20))
     assert ds.temporal and ds.x_train.dtype == np.float32 and ds.x_train.max() == 1
     ds = data.load("shd", root, n_train=5, n_test=3, download=False)
     assert ds.x_train.shape == (5, 100, 700) and ds.x_test.shape == (3, 100, 700)

@@ -9,6 +9,7 @@ atomic on one file system). A failed mirror, an interrupted transfer (any except
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -18,7 +19,7 @@ from typing import Callable, Iterable, Sequence
 
 from bsnn.data.base import DataError
 
-__all__ = ["cache_dir", "download", "url_fetch", "sha256_file", "Fetch"]
+__all__ = ["cache_dir", "download", "url_fetch", "sha256_file", "atomic_file", "Fetch"]
 
 #: ``fetch(url) -> iterable of byte chunks``; raise on failure
 Fetch = Callable[[str], Iterable[bytes]]
@@ -48,12 +49,30 @@ def sha256_file(path, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
+@contextlib.contextmanager
+def atomic_file(dest):
+    """A temporary path beside ``dest`` that becomes ``dest`` (``os.replace``, atomic on one file
+    system) when the block completes; on any exception (``KeyboardInterrupt`` included) it is removed
+    and ``dest`` is untouched."""
+    dest = Path(dest)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
 def _fetch_one(url: str, dest: Path, algorithm: str, expected: str, size: int | None, fetch: Fetch) -> None:
     """Fetch ``url`` into ``dest`` atomically, or raise and leave no file."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
+    with atomic_file(dest) as tmp:
         digest, n = hashlib.new(algorithm), 0
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             for chunk in fetch(url):
                 n += len(chunk)
                 if size is not None and n > size:
@@ -66,13 +85,6 @@ def _fetch_one(url: str, dest: Path, algorithm: str, expected: str, size: int | 
         if digest.hexdigest() != expected:
             raise DataError(f"{dest.name} from {url}: checksum mismatch: {algorithm.upper().replace('SHA', 'SHA-')} "
                             f"{digest.hexdigest()}, expected {expected}")
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def download(urls: Sequence[str], dest, *, sha256: str | None = None, md5: str | None = None,

@@ -26,8 +26,6 @@ data are also reachable as ``tonic:SHD`` / ``tonic:SSC`` (``bsnn.data.tonic_data
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
@@ -35,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bsnn.data.base import DataError, DataNotFoundError, Dataset, check_dataset
-from bsnn.data.download import Fetch, cache_dir, download, sha256_file
+from bsnn.data.download import Fetch, atomic_file, cache_dir, download, sha256_file
 
 __all__ = ["HeidelbergFile", "HeidelbergSource", "SHD", "SSC", "N_CHANNELS", "read_spikes", "write_spikes", "bin_spikes",
            "heidelberg_files", "heidelberg", "shd", "ssc"]
@@ -135,22 +133,12 @@ def write_spikes(path, times, units, labels) -> Path:
     if not len(times) == len(units) == len(labels):
         raise ValueError(f"times, units and labels need one entry per sample, got {len(times)}, {len(units)}, "
                          f"{len(labels)}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            t = f.create_dataset("spikes/times", (len(times),), dtype=h5py.vlen_dtype(np.float32))
-            c = f.create_dataset("spikes/units", (len(units),), dtype=h5py.vlen_dtype(np.uint16))
-            for i, (ti, ci) in enumerate(zip(times, units)):
-                t[i], c[i] = np.asarray(ti, np.float32), np.asarray(ci, np.uint16)
-            f.create_dataset("labels", data=np.asarray(labels, np.uint16))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_file(path) as tmp, h5py.File(tmp, "w") as f:
+        t = f.create_dataset("spikes/times", (len(times),), dtype=h5py.vlen_dtype(np.float32))
+        c = f.create_dataset("spikes/units", (len(units),), dtype=h5py.vlen_dtype(np.uint16))
+        for i, (ti, ci) in enumerate(zip(times, units)):
+            t[i], c[i] = np.asarray(ti, np.float32), np.asarray(ci, np.uint16)
+        f.create_dataset("labels", data=np.asarray(labels, np.uint16))
     return path
 
 
@@ -197,18 +185,9 @@ def _unpack(archive: Path, member: str, dest: Path) -> Path:
     with zf:
         if member not in zf.namelist():
             raise DataError(f"{archive}: holds no {member} (it holds {', '.join(zf.namelist()[:5])})")
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out, zf.open(member) as src:
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
-            os.replace(tmp, dest)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        with atomic_file(dest) as tmp, open(tmp, "wb") as out, zf.open(member) as src:
+            while chunk := src.read(1 << 20):
+                out.write(chunk)
     return dest
 
 
