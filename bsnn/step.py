@@ -81,7 +81,7 @@ class TrainStep:
         x = self.encoder(pixels, key)
         loss, grads, out = self.method.loss_and_grads(self.model, x, labels)
         self.optimizer.update(grads)
-        correct = jnp.sum(self.method.loss.predict(out) == labels)
+        correct = jnp.sum(self.method.predict(out) == labels)
         return StepMetrics(loss, correct, _rates(out))
 
     def __call__(self, pixels, labels, key) -> StepMetrics:

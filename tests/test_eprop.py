@@ -358,8 +358,12 @@ def test_a_loss_over_the_last_steps_is_the_error_window():
     model = bsnn.SpikingClassifier([12, 5], tau_mem=10 * u.ms, surrogate="superspike", readout="leaky",
                                    w_scale=4.0)
     x, k = _inputs("poisson"), 7
-    loss, grads, _ = EProp(MembraneSumCE(last=k)).loss_and_grads(model, x, LABELS)
+    rule = EProp(MembraneSumCE(last=k))
+    loss, grads, summary = rule.loss_and_grads(model, x, LABELS)
     ref_loss, ref_grads, _ = EProp(window=k).loss_and_grads(model, x, LABELS)
+    # the one-step summary is read over the window, as the loss reads the full run (TrainStep's accuracy)
+    np.testing.assert_array_equal(np.asarray(rule.predict(summary)),
+                                  np.asarray(MembraneSumCE(last=k).predict(model.run(x))))
     assert _max_diff(layer_grads(model, grads), layer_grads(model, ref_grads)) == 0.0
     assert float(loss) == pytest.approx(float(MembraneSumCE(last=k)(model.run(x), LABELS)), rel=1e-5)
     assert float(loss) < float(ref_loss)                              # the rule's window reports all steps

@@ -39,6 +39,10 @@ class Method:
     def __init__(self, loss: Loss | str | None = None, **loss_options):
         self.loss = get_loss(default_loss(self.name) if loss is None else loss, **loss_options)
 
+    def predict(self, out):
+        """The class read-out of an output ``loss_and_grads`` returned (the loss's, by default)."""
+        return self.loss.predict(out)
+
     def loss_and_grads(self, model, x, labels):
         """``x: [T, B, N_in]``, ``labels: [B]`` -> ``(loss, grads, out)``."""
         raise NotImplementedError

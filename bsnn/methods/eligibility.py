@@ -115,7 +115,7 @@ def online_gradients(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights]
       pseudo: per layer, the pseudo-derivative ``dS/dx`` used by the rule.
       window: only the last ``window`` steps contribute errors (``None``: all steps).
       loss_in_window: the reported loss sums the window's steps only (a loss with ``last``),
-        not every step (a learning window of the rule).
+        not every step (a learning window of the rule), and so does the summary membrane.
       record: also return the output layer's ``[T, B, C]`` spikes and membrane.
       dt: the step in ms.
     """
@@ -226,7 +226,7 @@ def online_gradients(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights]
         psi_carry = tuple(None if q is None else p for p, q in zip(psi, carry.psi))
         new_carry = _Carry(carry.t + 1, tuple(neurons), tuple(pre), tuple(rec), tuple(bias), psi_carry,
                            tuple(extra), tuple(g_w), tuple(g_b), tuple(g_rec), counts, loss,
-                           carry.v_sum + out_state.v)
+                           carry.v_sum + (out_state.v * gate if loss_in_window else out_state.v))
         return new_carry, ((out_state.s, out_state.v) if record else None)
 
     final, trace = jax.lax.scan(body, init, None if constant else x, length=steps)
@@ -241,7 +241,9 @@ def online_gradients(specs: Sequence[LayerSpec], weights: Sequence[LayerWeights]
     if record:
         out = NetworkOutput(trace[0], trace[1], counts, dt)
     else:
-        # One coarse step of length T dt: the counts and the time-mean membrane.
-        out = NetworkOutput(counts[-1][None], (final.v_sum / steps)[None], counts, dt * steps)
+        # One coarse step of length T dt: the counts and the time-mean membrane (over the loss's
+        # window when it has one).
+        span = steps - window_start if loss_in_window else steps
+        out = NetworkOutput(counts[-1][None], (final.v_sum / span)[None], counts, dt * steps)
     loss = final.loss if error == "membrane" else step_loss(counts[-1])
     return OnlineResult(loss, grads, out)

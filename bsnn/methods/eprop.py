@@ -125,6 +125,11 @@ class _Online(Method):
         self.surrogate = None if surrogate is None else get_surrogate(surrogate)
         self.feedback_scale, self.record_output = float(feedback_scale), bool(record_output)
 
+    def predict(self, out):
+        """Without ``record_output`` the output is one coarse step (the counts, the membrane summed over
+        the loss's window): read it with the loss over every step of that summary."""
+        return (self.loss if self.record_output else self._step).predict(out)
+
     def feedback(self, model) -> list:
         """Per hidden layer: ``None`` (symmetric) or a fixed ``[C, N_l]`` matrix."""
         raise NotImplementedError
