@@ -325,8 +325,10 @@ class Trainer:
         x, aug = self.dataset.x_train, self.config.augment
         if aug.get("channel_shift") or aug.get("time_shift"):
             rng = np.random.default_rng([self.config.seed, epoch, 4242])
-            x = data.augment.channel_shift(x, aug.get("channel_shift", 0), rng)
-            x = data.augment.time_shift(x, aug.get("time_shift", 0), rng)
+            if aug.get("channel_shift"):            # a zero shift would only copy the whole training set
+                x = data.augment.channel_shift(x, aug["channel_shift"], rng)
+            if aug.get("time_shift"):
+                x = data.augment.time_shift(x, aug["time_shift"], rng)
         return x
 
     def _train_epoch(self, epoch: int, progress) -> dict:
