@@ -178,6 +178,9 @@ def _add_train_arguments(p: argparse.ArgumentParser):
                         "(BPTT; evaluation too)")
     g.add_argument("--steps", type=_positive_int("--steps"), default=S, help=f"time steps T {M}")
     g.add_argument("--dt", type=_quantity("TIME", "--dt"), default=S, help=f"(default {d['dt']})")
+    g.add_argument("--integrator", choices=["exp", "euler"], default=S,
+                   help="exp: exponential Euler, exp(-dt/tau); euler: forward Euler, 1 - dt/tau, as snnTorch, Norse "
+                        f"and NIR's simulators step, for a model other tools run unchanged (default {d['integrator']})")
     g.add_argument("--neuron", type=_choice_list("--neuron", defaults.NEURONS), default=S,
                    help=f"neuron kind of the hidden layers (default {d['neuron']})")
     g.add_argument("--neuron-option", type=_key_value("--neuron-option"), action="append", default=S,
@@ -258,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("out", metavar="OUT")
     ex.add_argument("--nir", metavar="FILE", required=True,
                     help="write a NIR graph (Neuromorphic Intermediate Representation; needs the nir package)")
+    ex.add_argument("--for", dest="target", choices=["generic", "snntorch", "norse"], default="generic",
+                    help="the importer the graph is written for: generic (NIR's equations, the model's own "
+                         "constants), snntorch (snntorch.import_from_nir) or norse (norse.torch.from_nir): "
+                         "each runs it step for step as bsnn does, or the export says what it cannot carry")
     ex.add_argument("--data-dir", default=None)
     parser.subcommands = {"train": train, "eval": ev, "plot": pl, "export": ex}
     return parser
@@ -462,8 +469,8 @@ def plot_run(out_dir: str, sample: int = 0, data_dir: str | None = None, figures
                           caption=f"test sample {sample}: label {label}, predicted {pred}")
 
 
-def export_run(out_dir: str, nir_path: str, data_dir: str | None = None) -> int:
-    """``bsnn export OUT --nir FILE``: write the newest checkpoint of run ``OUT`` as a NIR graph."""
+def export_run(out_dir: str, nir_path: str, data_dir: str | None = None, target: str = "generic") -> int:
+    """``bsnn export OUT --nir FILE [--for TARGET]``: write the newest checkpoint of run ``OUT`` as a NIR graph."""
     import warnings
 
     from bsnn.nir import NIRConventionWarning, _nir, export
@@ -475,7 +482,7 @@ def export_run(out_dir: str, nir_path: str, data_dir: str | None = None) -> int:
         trainer = Trainer.from_run(out_dir, data_dir=data_dir, quiet=True)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", NIRConventionWarning)
-            export(trainer.model, nir_path)
+            export(trainer.model, nir_path, target=target)
     except (ImportError, FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"bsnn export: error: {err}", file=sys.stderr)
         return 2
@@ -486,7 +493,7 @@ def export_run(out_dir: str, nir_path: str, data_dir: str | None = None) -> int:
         print(f"bsnn export: note: {warning.message}", file=sys.stderr)
     sizes = "-".join(str(s) for s in trainer.model.sizes)
     print(f"wrote {nir_path}: NIR graph of the {sizes} network of {out_dir} (epoch {trainer.epoch}, "
-          f"dt = {trainer.model.dt_ms:g} ms)")
+          f"dt = {trainer.model.dt_ms:g} ms, for {target})")
     return 0
 
 
@@ -506,7 +513,7 @@ def main(argv=None) -> int:
         if args.command == "eval":
             return _eval(args)
         if args.command == "export":
-            return export_run(args.out, args.nir, data_dir=args.data_dir)
+            return export_run(args.out, args.nir, data_dir=args.data_dir, target=args.target)
         return _plot(args)
     except (FileNotFoundError, ValueError, RuntimeError, CheckpointError) as err:
         return _error(args.command, err)

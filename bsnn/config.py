@@ -63,6 +63,7 @@ class TrainConfig:
     remat: bool = False              # recompute the forward pass in the backward pass (bounded memory in T)
     steps: Optional[int] = None
     dt: Any = None
+    integrator: Optional[str] = None         # "exp" or "euler" (bsnn.neurons.INTEGRATORS)
     neuron: Any = None                       # a bsnn.neurons kind, or one per layer
     learn: Any = None                        # constants trained per neuron: ["tau_mem", "V_th"] (bsnn.dynamics)
     neuron_options: dict = field(default_factory=dict)   # the kinds' own parameters, e.g. tau_adapt
@@ -205,7 +206,7 @@ def build_model(cfg: TrainConfig, n_in: int, n_classes: int) -> SpikingClassifie
         w_scale=_layer_values(cfg.w_scale, "w_scale", None, n_layers),
         w_mean=_layer_values(cfg.w_mean, "w_mean", None, n_layers),
         readout=cfg.readout, recurrent=bool(cfg.recurrent), remat=bool(cfg.remat),
-        dt=units.parse_quantity(cfg.dt, "--dt", units.TIME),
+        dt=units.parse_quantity(cfg.dt, "--dt", units.TIME), integrator=cfg.integrator,
         neuron=_layer_values(cfg.neuron, "neuron", None, n_layers),
         learn=defaults.learn_names(cfg.learn, "--learn"),
         **_neuron_options(cfg.neuron_options, n_layers))

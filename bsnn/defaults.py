@@ -49,7 +49,7 @@ def learn_names(value, flag: str = "learn") -> tuple:
 #: settings every run starts from
 COMMON = {
     "dataset": "digits", "method": "bptt", "encoder": "current",
-    "hidden": [128], "recurrent": False, "steps": 25, "dt": "1ms",
+    "hidden": [128], "recurrent": False, "steps": 25, "dt": "1ms", "integrator": "exp",
     "neuron": "lif", "learn": [], "tau_mem": "20ms", "tau_syn": "5ms", "threshold": "1mV", "reset": "soft", "surrogate": "atan",
     "w_scale": 3.0, "w_mean": 0.0,
     "loss": "mean-membrane-ce",

@@ -4,8 +4,8 @@ PLIF (Fang et al. 2021) learns the membrane decay; here any of the three can be 
 per layer (``CubaLIF(..., learn=("tau_mem", "V_th"))``, ``bsnn train --learn tau_mem,V_th``).
 Each is stored unconstrained and mapped into its range, so no optimizer step can leave it:
 
-    beta  = sigmoid(w_beta)                 tau_mem = -dt / ln(beta)  > 0
-    alpha = sigmoid(w_alpha)                tau_syn = -dt / ln(alpha) > 0
+    beta  = sigmoid(w_beta)                 tau_mem = -dt / ln(beta)  > 0   (euler: dt / (1 - beta))
+    alpha = sigmoid(w_alpha)                tau_syn = -dt / ln(alpha) > 0   (euler: dt / (1 - alpha))
     V_th  = V_reset + g + softplus(w_th)    V_th > V_reset + g,  g = MIN_GAP = 1e-3 mV
 
 The stored values start at the layer's constants (one per neuron, so heterogeneous initial
@@ -27,6 +27,7 @@ __all__ = ["LEARNABLE", "MIN_GAP", "check", "initial", "apply", "values"]
 MIN_GAP = 1e-3
 
 from bsnn.defaults import LEARNABLE, learn_names  # noqa: E402  (the names, listed with the CLI's defaults)
+from bsnn.neurons.base import rate  # noqa: E402
 
 _FIELDS = {"tau_mem": "beta", "tau_syn": "alpha", "V_th": "v_th"}
 
@@ -77,5 +78,5 @@ def values(raw: dict, constants, dt_ms: float) -> dict:
     out = {}
     for name in raw:
         value = np.asarray(getattr(c, _FIELDS[name]), np.float64)
-        out[name] = value if name == "V_th" else -dt_ms / np.log(value)
+        out[name] = value if name == "V_th" else 1.0 / rate(value, dt_ms, constants.integrator)
     return out

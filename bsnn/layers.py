@@ -62,6 +62,11 @@ class CubaLIF(brainstate.nn.Module):
       learn: constants to train as per-neuron parameters, names from ``bsnn.dynamics.LEARNABLE``
         (``"tau_mem"``, ``"tau_syn"``, ``"V_th"``), kept in range by their parametrization.
       neuron: the neuron kind, a name from ``bsnn.neurons.KINDS`` (``"lif"``, ``"alif"``).
+      integrator: how the time constants become per-step decays (``bsnn.neurons.INTEGRATORS``):
+        ``"exp"`` (exponential Euler, ``exp(-dt/tau)``, as ``brainpy.state``) or ``"euler"``
+        (forward Euler, ``1 - dt/tau``, as snnTorch, Norse and NIR's reference simulators; needs
+        ``dt <= tau``). Every schedule, method and kernel reads the decays, so both train alike;
+        only the stateful ``brainpy.state`` twin (``init_state`` / ``update``) is ``"exp"`` only.
       **neuron_params: the kind's own parameters (``bsnn.neurons.get(neuron).parameters``,
         e.g. ``tau_adapt=200*u.ms, beta_adapt=0.2*u.mV`` for ``"alif"``); defaults otherwise.
 
@@ -74,7 +79,7 @@ class CubaLIF(brainstate.nn.Module):
                  surrogate="atan", recurrent: bool = False, spiking: bool = True,
                  detach_reset: bool = True, dt=1 * u.ms, w_scale: float = 1.0, w_mean: float = 0.0,
                  rec_scale: float = 0.5, bias: bool = True, name: str | None = None, neuron: str = "lif",
-                 learn=(), **neuron_params):
+                 learn=(), integrator: str = "exp", **neuron_params):
         super().__init__(name=name)
         self.kind = neurons.get(neuron)
         unknown = sorted(set(neuron_params) - set(self.kind.parameters))
@@ -109,12 +114,12 @@ class CubaLIF(brainstate.nn.Module):
         self.reset, self.spiking, self.is_recurrent = reset, bool(spiking), bool(recurrent)
         self.surrogate = get_surrogate(surrogate)
 
-        with np.errstate(divide="ignore", over="ignore"):
-            alpha = np.where(np.asarray(tau_syn_ms) > 0, np.exp(-dt_ms / np.maximum(tau_syn_ms, 1e-30)), 0.0)
-        beta = np.exp(-dt_ms / np.asarray(tau_mem_ms))
+        alpha = neurons.decay(dt_ms, tau_syn_ms, integrator, "tau_syn")
+        beta = neurons.decay(dt_ms, tau_mem_ms, integrator, "tau_mem")
+        self.integrator = integrator
         core = dict(alpha=_compact(alpha), beta=_compact(beta), v_th=_compact(v_th),
                     v_reset=_compact(v_reset), v_rest=_compact(v_rest), spiking=self.spiking,
-                    soft_reset=(reset == "soft"), detach_reset=bool(detach_reset))
+                    soft_reset=(reset == "soft"), detach_reset=bool(detach_reset), integrator=integrator)
         # the kind's own parameters: given (a quantity) or its default, as mantissas in ms / mV
         self.neuron_params, extra = {}, {}
         for pname, (kind_name, default) in self.kind.parameters.items():
@@ -147,12 +152,14 @@ class CubaLIF(brainstate.nn.Module):
         if np.any(np.asarray(tau_syn_ms) > 0):
             self.syn = brainpy.state.Expon(self.n_out, tau=tau_syn,
                                            g_initializer=braintools.init.Constant(0.0 * u.mA))
-        try:
-            self.neuron = self.kind.brainpy_twin(
-                self.n_out, tau_mem=tau_mem, V_th=V_th if self.spiking else _NEVER * u.mV, V_reset=V_reset,
-                V_rest=V_rest, spk_fun=self.surrogate, spk_reset=reset, **self.neuron_params)
-        except NotImplementedError:      # a kind without a brainpy.state twin: the pure path only
-            self.neuron = None
+        self.neuron = None               # no brainpy.state twin (a kind without one, or forward Euler): pure path only
+        if integrator == "exp":
+            try:
+                self.neuron = self.kind.brainpy_twin(
+                    self.n_out, tau_mem=tau_mem, V_th=V_th if self.spiking else _NEVER * u.mV, V_reset=V_reset,
+                    V_rest=V_rest, spk_fun=self.surrogate, spk_reset=reset, **self.neuron_params)
+            except NotImplementedError:
+                pass
 
     # ---- arrays for the fast pure path -------------------------------------------------
     @property
@@ -182,8 +189,10 @@ class CubaLIF(brainstate.nn.Module):
     # ---- stateful stepping with brainpy.state (physical units) -------------------------
     def _twin(self):
         if self.neuron is None:
-            raise NotImplementedError(f"the {self.kind.name!r} neuron has no brainpy.state twin to step; "
-                                      f"run the layer with bsnn.network.simulate (model.run) instead")
+            why = (f"the {self.kind.name!r} neuron has no brainpy.state twin to step" if self.integrator == "exp" else
+                   "brainpy.state steps exponential Euler, and this layer integrates with forward Euler "
+                   "(integrator='euler')")
+            raise NotImplementedError(f"{why}; run the layer with bsnn.network.simulate (model.run) instead")
         return self.neuron
 
     def init_state(self, batch_size: int | None = None, **kwargs):
@@ -214,6 +223,7 @@ class CubaLIF(brainstate.nn.Module):
         extra = "".join(f", {k}={v}" for k, v in self.neuron_params.items())
         neuron = f", neuron={self.kind.name!r}" if self.kind.name != "lif" else ""
         extra += f", learn={list(self.learn)}" if self.learn else ""
+        extra += f", integrator={self.integrator!r}" if self.integrator != "exp" else ""
         return (f"{kind}({self.n_in} -> {self.n_out}{neuron}, tau_mem={self.tau_mem}, tau_syn={self.tau_syn}, "
                 f"V_th={self.V_th}, reset={self.reset}{extra}{rec})")
 

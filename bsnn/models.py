@@ -74,6 +74,8 @@ class SpikingClassifier(brainstate.nn.Module):
         such tuples gives them per layer.
       neuron: the neuron kind (``bsnn.neurons.KINDS``): one name for the hidden layers (and a
         spiking read-out; a leaky read-out is always the LIF integrator), or one per layer.
+      integrator: ``"exp"`` (exponential Euler, the default) or ``"euler"`` (forward Euler, as
+        snnTorch, Norse and NIR's simulators step) for every layer (``CubaLIF``).
       **neuron_params: parameters of the kinds (e.g. ``tau_adapt``, ``beta_adapt`` for
         ``"alif"``), one value or one per layer; each layer takes those its kind has.
     """
@@ -82,7 +84,8 @@ class SpikingClassifier(brainstate.nn.Module):
                  V_th=1 * u.mV, V_reset=0 * u.mV, V_rest=0 * u.mV, reset="soft",
                  surrogate="atan", readout: str = "leaky", recurrent=False, dt=1 * u.ms,
                  w_scale=3.0, w_mean=0.0, hoist: bool = True, remat: bool = False,
-                 detach_reset: bool = True, bias: bool = True, neuron="lif", learn=(), **neuron_params):
+                 detach_reset: bool = True, bias: bool = True, neuron="lif", learn=(), integrator: str = "exp",
+                 **neuron_params):
         super().__init__()
         self.arguments = dict(sizes=list(sizes), tau_mem=tau_mem, tau_syn=tau_syn, V_th=V_th, V_reset=V_reset,
                               V_rest=V_rest, reset=reset, surrogate=surrogate, readout=readout,
@@ -92,6 +95,8 @@ class SpikingClassifier(brainstate.nn.Module):
             self.arguments.update(neuron=neuron, **neuron_params)
         if learn:
             self.arguments["learn"] = learn
+        if integrator != "exp":
+            self.arguments["integrator"] = integrator
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output size, got {sizes}")
@@ -129,10 +134,11 @@ class SpikingClassifier(brainstate.nn.Module):
             layers.append(CubaLIF(
                 sizes[k], sizes[k + 1], dt=dt, detach_reset=detach_reset, bias=bias,
                 spiking=not (last and readout == "leaky"), recurrent=(not last) and bool(rec[k]),
-                neuron=kinds[k].name, learn=learned[k], **{name: per_layer[name][k] for name in _PER_LAYER},
+                neuron=kinds[k].name, learn=learned[k], integrator=integrator, **{name: per_layer[name][k] for name in _PER_LAYER},
                 **{name: extra[name][k] for name in extra if name in kinds[k].parameters}))
         self.layers = layers
         self.dt_ms = layers[0].dt_ms
+        self.integrator = integrator
 
     @property
     def n_in(self) -> int:

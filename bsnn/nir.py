@@ -3,7 +3,8 @@
     import bsnn.nir
     bsnn.nir.export(model, "net.nir")                    # model: a SpikingClassifier
     same = bsnn.nir.load("net.nir")                      # identical spike trains
-    other = bsnn.nir.load("norse.nir", dt=1 * u.ms)      # a graph written by another library
+    bsnn.nir.export(model, "net.nir", target="norse")    # for norse.torch.from_nir (or "snntorch")
+    other = bsnn.nir.load("norse.nir", dt=1 * u.ms, producer="norse")   # a graph Norse wrote
 
 The Neuromorphic Intermediate Representation (NIR, Pedersen et al. 2024, package ``nir``,
 an optional dependency) describes a network as a graph of continuous-time nodes. Its
@@ -35,11 +36,18 @@ Conventions of the graphs written here:
   NIR's hard reset, so ``export`` warns (``NIRConventionWarning``).
 
 bsnn integrates the equations with exponential Euler (``bsnn.neurons.lif``: ``alpha =
-exp(-dt/tau_syn)``, ``beta = exp(-dt/tau_mem)``) and spikes at ``V >= V_th``. Loading maps
+exp(-dt/tau_syn)``, ``beta = exp(-dt/tau_mem)``) or, with ``integrator="euler"``, forward
+Euler as NIR's reference simulators, snnTorch and Norse do (``metadata["integrator"]``), and
+spikes at ``V >= V_th``. ``target="snntorch"`` / ``"norse"`` writes the conventions those
+importers need to step the graph exactly as bsnn does (``bsnn._nir_targets``; docs: "Moving
+models between libraries"). Loading maps
 NIR's per-step input gain onto bsnn's drive: the weights into a neuron are multiplied by
 ``r * w_in * dt / tau_syn`` (CubaLIF, CubaLI) or ``r`` (LIF, LI). For a graph bsnn wrote
 that factor is 1 and nothing is rescaled, so ``load`` after ``export`` rebuilds the same
-weights and constants and gives identical spike trains.
+weights and constants and gives identical spike trains. A graph from another library is
+stepped with forward Euler; what its exporter leaves out is asked for (``dt``) or assumed
+and reported (the reset: NIR's reset to ``v_reset``), and Norse 1.1's time constants
+(written as ``dt * tau``) are read with ``producer="norse"``.
 
 Loading accepts Input, Output, Affine, Linear, CubaLIF, LIF, CubaLI, LI, a Flatten right
 after the Input, and nested NIRGraph nodes (flattened, e.g. snnTorch's recurrent
@@ -58,11 +66,13 @@ import brainunit as u
 import jax.numpy as jnp
 import numpy as np
 
+from bsnn import _nir_targets as _targets
 from bsnn import units
+from bsnn._nir_targets import TARGETS
 from bsnn.surrogates import SURROGATES
 
 __all__ = ["export", "load", "to_nir", "from_nir", "NIRConventionWarning",
-           "SUPPORTED_NODES"]
+           "SUPPORTED_NODES", "TARGETS"]
 
 _WEIGHTS = ("Affine", "Linear")
 _NEURONS = ("CubaLIF", "LIF", "CubaLI", "LI")
@@ -103,28 +113,20 @@ def _surrogate_name(fn) -> str:
     return repr(fn)
 
 
-def _neuron_node(nir, k: int, layer, dt_ms: float):
+def _layer(k: int, layer) -> _targets.Layer:
     n = layer.n_out
-    tau_mem = _mantissa(layer, "tau_mem", units.TIME, n) / 1000.0
+    c = layer.constants
     tau_syn_ms = _mantissa(layer, "tau_syn", units.TIME, n)
-    v_leak = _mantissa(layer, "V_rest", units.VOLTAGE, n)
-    ones = np.ones(n)
     synapse = tau_syn_ms > 0
     if synapse.any() and not synapse.all():
         raise ValueError(f"layer {k} mixes tau_syn = 0 and tau_syn > 0 neurons; NIR's CubaLIF cannot "
                          f"express an instantaneous synapse for some neurons only")
-    syn = dict(tau_syn=tau_syn_ms / 1000.0, tau_mem=tau_mem, w_in=tau_syn_ms / dt_ms)
-    meta = {"surrogate": _surrogate_name(layer.surrogate)}
-    if not layer.spiking:
-        if synapse.all():
-            return f"cubali{k}", nir.CubaLI(r=ones, v_leak=v_leak, metadata=meta, **syn)
-        return f"li{k}", nir.LI(tau=tau_mem, r=ones, v_leak=v_leak, metadata=meta)
-    meta["reset"] = layer.reset
-    fire = dict(v_threshold=_mantissa(layer, "V_th", units.VOLTAGE, n),
-                v_reset=_mantissa(layer, "V_reset", units.VOLTAGE, n))
-    if synapse.all():
-        return f"cubalif{k}", nir.CubaLIF(r=ones, v_leak=v_leak, metadata=meta, **syn, **fire)
-    return f"lif{k}", nir.LIF(tau=tau_mem, r=ones, v_leak=v_leak, metadata=meta, **fire)
+    return _targets.Layer(
+        k=k, n=n, spiking=layer.spiking, recurrent=layer.is_recurrent, reset=layer.reset,
+        alpha=_per_neuron(c.alpha, n), beta=_per_neuron(c.beta, n),
+        tau_mem=_mantissa(layer, "tau_mem", units.TIME, n), tau_syn=tau_syn_ms,
+        v_th=_mantissa(layer, "V_th", units.VOLTAGE, n), v_reset=_mantissa(layer, "V_reset", units.VOLTAGE, n),
+        v_rest=_mantissa(layer, "V_rest", units.VOLTAGE, n), meta={"surrogate": _surrogate_name(layer.surrogate)})
 
 
 def _array(value, what: str) -> np.ndarray:
@@ -134,8 +136,14 @@ def _array(value, what: str) -> np.ndarray:
     return a
 
 
-def to_nir(model, *, _stacklevel: int = 2):
-    """The ``nir.NIRGraph`` of ``model`` (a ``SpikingClassifier`` or a sequence of ``CubaLIF`` layers)."""
+def to_nir(model, *, target: str = "generic", _stacklevel: int = 2):
+    """The ``nir.NIRGraph`` of ``model`` (a ``SpikingClassifier`` or a sequence of ``CubaLIF`` layers).
+
+    ``target`` (``TARGETS``): ``"generic"`` (NIR's equations with the model's own constants),
+    ``"snntorch"`` or ``"norse"`` (the conventions that library's importer needs to run the
+    graph step for step as bsnn does; see ``bsnn._nir_targets``). What a target cannot carry
+    raises ``ValueError`` listing every problem; what its user must know is a
+    ``NIRConventionWarning``."""
     import bsnn
     nir = _nir()
     layers = list(getattr(model, "layers", model))
@@ -147,38 +155,51 @@ def to_nir(model, *, _stacklevel: int = 2):
     dt_ms = float(layers[0].dt_ms)
     if any(float(layer.dt_ms) != dt_ms for layer in layers):
         raise ValueError(f"all layers must share one dt, got {[layer.dt_ms for layer in layers]} ms")
+    integrators = sorted({layer.integrator for layer in layers})
+    if len(integrators) > 1:
+        raise ValueError(f"all layers must share one integrator, got {integrators}")
+    described = [_layer(k, layer) for k, layer in enumerate(layers)]
+    bad = _targets.problems(target, described)
+    if bad:
+        raise ValueError(f"cannot export for {target}: " + "; ".join(bad))
     nodes = {"input": nir.Input(input_type={"input": np.array([layers[0].n_in])})}
     edges, prev, soft = [], "input", []
-    for k, layer in enumerate(layers):
+    for k, (layer, L) in enumerate(zip(layers, described)):
+        name, nodes[name], scale = _targets.layer_nodes(nir, target, L, dt_ms)
         w = layer.weights()
-        weight = _array(w.w, f"layer {k} weights").T.copy()
+        scale = 1.0 if scale is None else np.asarray(scale, np.float64)
+        weight = (_array(w.w, f"layer {k} weights") * scale).astype(np.float32).T.copy()
         nodes[f"fc{k}"] = (nir.Linear(weight=weight) if w.b is None else
-                           nir.Affine(weight=weight, bias=_array(w.b, f"layer {k} bias")))
-        name, nodes[name] = _neuron_node(nir, k, layer, dt_ms)
+                           nir.Affine(weight=weight, bias=(_array(w.b, f"layer {k} bias") * scale).astype(np.float32)))
         edges += [(prev, f"fc{k}"), (f"fc{k}", name)]
         if w.w_rec is not None:
-            nodes[f"rec{k}"] = nir.Linear(weight=_array(w.w_rec, f"layer {k} recurrent weights").T.copy())
+            w_rec = (_array(w.w_rec, f"layer {k} recurrent weights") * scale).astype(np.float32)
+            nodes[f"rec{k}"] = nir.Linear(weight=w_rec.T.copy())
             edges += [(name, f"rec{k}"), (f"rec{k}", name)]
         if layer.spiking and layer.reset == "soft":
             soft.append(k)
         prev = name
     nodes["output"] = nir.Output(output_type={"output": np.array([layers[-1].n_out])})
     edges.append((prev, "output"))
-    if soft:
-        warnings.warn(f"layers {soft} use the soft (subtractive) reset, which NIR's CubaLIF/LIF do not "
-                      f"define: the graph marks them with node metadata reset='soft' (bsnn restores it); "
-                      f"other NIR consumers will reset the membrane to v_reset", NIRConventionWarning,
-                      stacklevel=_stacklevel)
-    meta = {"producer": "bsnn", "bsnn_version": bsnn.__version__, "dt": dt_ms / 1000.0,
-            "time_unit": "s", "voltage_unit": "mV", "input_per_step": True,
+    notes = _targets.notes(target, described, integrators[0], dt_ms)
+    if soft and target == "generic":
+        notes.append(f"layers {soft} use the soft (subtractive) reset, which NIR's CubaLIF/LIF do not "
+                     f"define: the graph marks them with node metadata reset='soft' (bsnn restores it); "
+                     f"other NIR consumers will reset the membrane to v_reset")
+    for note in notes:
+        warnings.warn(note, NIRConventionWarning, stacklevel=_stacklevel)
+    meta = {"producer": "bsnn", "bsnn_version": bsnn.__version__, "dt": _targets.graph_dt(target, dt_ms),
+            "time_unit": "s", "voltage_unit": "mV", "input_per_step": True, "target": target,
+            "integrator": "euler" if target != "generic" else integrators[0],
             "detach_reset": bool(layers[0].constants.detach_reset)}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
-def export(model, path) -> "nir.NIRGraph":
-    """Write ``model`` to ``path`` as a NIR file (HDF5), atomically; returns the ``nir.NIRGraph``."""
+def export(model, path, *, target: str = "generic") -> "nir.NIRGraph":
+    """Write ``model`` to ``path`` as a NIR file (HDF5) for ``target`` (as ``to_nir``), atomically;
+    returns the ``nir.NIRGraph``."""
     nir = _nir()
-    graph = to_nir(model, _stacklevel=3)
+    graph = to_nir(model, target=target, _stacklevel=3)
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -287,37 +308,56 @@ def _quantity(values: np.ndarray, unit):
     return float(values[0]) * unit if np.all(values == values[0]) else np.asarray(values) * unit
 
 
-def _neuron_params(name: str, node, n: int, dt_ms: float, last: bool) -> tuple:
-    """``(CubaLIF keyword arguments, input gain [n] or None)`` of a neuron node."""
+def _neuron_params(name: str, node, n: int, dt_ms: float, last: bool, producer, reset) -> tuple:
+    """``(CubaLIF keyword arguments, spiking, input gain [n] or None, assumed reset or None)`` of a neuron node."""
     t = type(node).__name__
+    meta = dict(getattr(node, "metadata", None) or {})
+    fix = (1000.0 / dt_ms) if producer == "norse" else 1.0       # Norse writes dt * tau (s^2) for tau
     if t in ("CubaLIF", "CubaLI"):
-        tau_mem = _field(name, node, "tau_mem", n, positive=True)
-        tau_syn = _field(name, node, "tau_syn", n, positive=True)
-        gain = _field(name, node, "r", n) * _field(name, node, "w_in", n) * (dt_ms / 1000.0) / tau_syn
+        tau_mem = _field(name, node, "tau_mem", n, positive=True) * fix
+        tau_syn = _field(name, node, "tau_syn", n, positive=True) * fix
+        w_in = _field(name, node, "w_in", n) if np.size(getattr(node, "w_in", 1.0)) else np.ones(n)
+        gain = _field(name, node, "r", n) * w_in * (dt_ms / 1000.0) / tau_syn
     else:
-        tau_mem = _field(name, node, "tau", n, positive=True)
+        tau_mem = _field(name, node, "tau", n, positive=True) * fix
         tau_syn = np.zeros(n)
         gain = _field(name, node, "r", n)
-    spiking = t in ("CubaLIF", "LIF")
+    spiking = t in ("CubaLIF", "LIF") and meta.get("bsnn_readout") != "leaky"
     if not spiking and not last:
         raise ValueError(f"NIR node {name!r} is a non-spiking {t} but not the last layer; bsnn only has a "
                          f"leaky read-out as the output layer")
-    meta = dict(getattr(node, "metadata", None) or {})
     surrogate = str(meta.get("surrogate", "atan"))
     kw = dict(tau_mem=_quantity(tau_mem * 1000.0, u.ms), tau_syn=_quantity(tau_syn * 1000.0, u.ms),
               V_rest=_quantity(_field(name, node, "v_leak", n), u.mV),
               surrogate=surrogate if surrogate in SURROGATES else "atan", reset="soft",
               V_th=1.0 * u.mV, V_reset=0.0 * u.mV)
+    assumed = None
     if spiking:
-        reset = str(meta.get("reset", "hard"))
-        if reset not in ("soft", "hard", "subtract", "zero"):
-            raise ValueError(f"NIR node {name!r}: metadata reset must be 'soft' or 'hard', got {reset!r}")
+        recorded = meta.get("reset")
+        if recorded is None and reset is None:
+            assumed = recorded = "hard"
+        chosen = str(reset if reset is not None else recorded)
+        if chosen not in ("soft", "hard", "subtract", "zero"):
+            raise ValueError(f"NIR node {name!r}: reset must be 'soft' or 'hard', got {chosen!r}")
         v_th, v_reset = _field(name, node, "v_threshold", n), _field(name, node, "v_reset", n)
         if np.any(v_th <= v_reset):
             raise ValueError(f"NIR node {name!r}: v_threshold must be above v_reset, got {v_th} and {v_reset}")
-        kw.update(reset="soft" if reset in ("soft", "subtract") else "hard",
+        kw.update(reset="soft" if chosen in ("soft", "subtract") else "hard",
                   V_th=_quantity(v_th, u.mV), V_reset=_quantity(v_reset, u.mV))
-    return kw, spiking, (None if np.all(np.abs(gain - 1.0) <= _EXACT) else gain)
+    return kw, spiking, (None if np.all(np.abs(gain - 1.0) <= _EXACT) else gain), assumed
+
+
+def _dt_hint(nodes: dict) -> str:
+    """A guess at the step of a graph without one: snnTorch's exporter writes ``r = tau_mem / dt``."""
+    for node in nodes.values():
+        if type(node).__name__ in ("CubaLIF", "LIF") and np.size(node.r):
+            tau = np.asarray(getattr(node, "tau_mem", getattr(node, "tau", 0.0)), np.float64).reshape(-1)
+            r = np.asarray(node.r, np.float64).reshape(-1)
+            if r.size and np.all(r > 1.0) and tau.size:
+                guess = float(np.median(tau / r)) * 1000.0
+                return (f" (its r = tau_mem / dt suggests dt = {guess:.4g} ms: snnTorch's exporter writes every graph "
+                        f"for dt = 0.1 ms)")
+    return ""
 
 
 def _weights(name: str, node, n_out: int, n_in: int):
@@ -332,13 +372,25 @@ def _weights(name: str, node, n_out: int, n_in: int):
     return w.T, b
 
 
-def from_nir(graph, *, dt=None):
+def from_nir(graph, *, dt=None, integrator=None, reset=None, producer=None, _stacklevel: int = 2):
     """Build a ``SpikingClassifier`` from a ``nir.NIRGraph``.
 
     Args:
       graph: the graph (see the module docstring for what is supported).
       dt: the simulation step, a time (e.g. ``1*u.ms``). Default: the graph's ``metadata["dt"]``
-        (seconds), which bsnn writes; graphs from other libraries usually need it given.
+        (seconds), which bsnn writes; graphs from snnTorch and Norse need it given (snnTorch's
+        exporter assumes 0.1 ms, Norse's the ``dt`` given to ``norse.torch.to_nir``, 1 ms by default).
+      integrator: ``"exp"`` or ``"euler"``. Default: the graph's ``metadata["integrator"]``; a
+        graph bsnn wrote before that tag was ``"exp"``; any other graph ``"euler"``, the forward
+        Euler step of NIR's reference simulators, snnTorch and Norse.
+      reset: ``"soft"`` or ``"hard"`` for every spiking layer, overriding the graph. Default:
+        each node's ``metadata["reset"]`` (bsnn writes it); a node without one resets to
+        ``v_reset`` as NIR defines (``"hard"``), and ``from_nir`` warns that it assumed so
+        (Norse's ``reset_subtract`` is ``"soft"`` with ``v_reset = 0``; snnTorch's default
+        ``reset_mechanism="subtract"`` subtracts after the decay, which bsnn cannot express).
+      producer: ``"norse"`` for a graph from Norse's exporter (Norse 1.1 writes ``dt /
+        tau_mem_inv``, i.e. ``dt * tau``, where NIR has ``tau``): the time constants are divided
+        by ``dt``.
 
     Raises:
       ValueError: an unsupported node (named, with its type) or structure, a bad parameter, no dt.
@@ -346,21 +398,31 @@ def from_nir(graph, *, dt=None):
     from bsnn.models import SpikingClassifier
     nir = _nir()
     meta = dict(getattr(graph, "metadata", None) or {})
+    if producer not in (None, "norse"):
+        raise ValueError(f"producer must be 'norse' (a graph from Norse's exporter) or None, got {producer!r}")
+    if reset not in (None, "soft", "hard"):
+        raise ValueError(f"reset must be 'soft', 'hard' or None (as the graph says), got {reset!r}")
     if dt is not None:
         dt_ms = units.to_mantissa(dt, "dt", units.TIME)
     elif "dt" in meta:
         dt_ms = float(meta["dt"]) * 1000.0
     else:
         raise ValueError("the NIR graph does not record its time step (metadata 'dt'); pass dt, e.g. "
-                         "bsnn.nir.load(path, dt=1*u.ms)")
+                         f"bsnn.nir.load(path, dt=1*u.ms){_dt_hint(_flatten(nir, graph.nodes, graph.edges)[0])}")
     if not (np.isfinite(dt_ms) and dt_ms > 0):
         raise ValueError(f"dt must be a positive time, got {dt_ms} ms")
+    if integrator is None:
+        integrator = meta.get("integrator", "exp" if meta.get("producer") == "bsnn" else "euler")
     nodes, edges = _flatten(nir, graph.nodes, graph.edges)
     n_in, chain = _chain(nir, nodes, edges)
-    sizes, kws, arrays, spiking = [n_in], [], [], []
+    first = np.shape(nodes[chain[0][0]].weight)
+    if len(first) == 2 and first[1] != n_in and n_in % first[1] == 0:
+        n_in = int(first[1])                # an Input typed with a batch axis of 1, e.g. [1, n]
+    sizes, kws, arrays, spiking, assumed = [n_in], [], [], [], []
     for k, (w_name, n_name, r_name) in enumerate(chain):
-        n = int(np.size(nodes[n_name].v_leak))
-        kw, spikes, gain = _neuron_params(n_name, nodes[n_name], n, dt_ms, last=k == len(chain) - 1)
+        n = int(np.shape(nodes[w_name].weight)[0])
+        kw, spikes, gain, guess = _neuron_params(n_name, nodes[n_name], n, dt_ms, k == len(chain) - 1,
+                                                 producer, reset)
         w, b = _weights(w_name, nodes[w_name], n, sizes[-1])
         w_rec, b_rec = _weights(r_name, nodes[r_name], n, n) if r_name else (None, None)
         if b_rec is not None:
@@ -371,14 +433,27 @@ def from_nir(graph, *, dt=None):
         kws.append(kw)
         spiking.append(spikes)
         arrays.append((w, b, w_rec))
+        if guess:
+            assumed.append(n_name)
     if arrays[-1][2] is not None:
         raise ValueError(f"NIR node {chain[-1][1]!r}: the output layer is recurrent; bsnn's read-out layer "
                          f"cannot be")
+    if assumed:
+        warnings.warn(f"NIR nodes {assumed} do not record how they reset: assuming NIR's reset to v_reset "
+                      f"(reset='hard'); pass reset='soft' for a subtractive reset (Norse's reset_subtract)",
+                      NIRConventionWarning, stacklevel=_stacklevel)
     per_layer = {key: [kw[key] for kw in kws] for key in kws[0]}
-    model = SpikingClassifier(sizes, readout="spiking" if spiking[-1] else "leaky",
-                              recurrent=[a[2] is not None for a in arrays[:-1]] or False,
-                              dt=dt_ms * u.ms, bias=any(a[1] is not None for a in arrays),
-                              detach_reset=bool(meta.get("detach_reset", True)), **per_layer)
+    try:
+        model = SpikingClassifier(sizes, readout="spiking" if spiking[-1] else "leaky",
+                                  recurrent=[a[2] is not None for a in arrays[:-1]] or False,
+                                  dt=dt_ms * u.ms, bias=any(a[1] is not None for a in arrays),
+                                  detach_reset=bool(meta.get("detach_reset", True)), integrator=integrator,
+                                  **per_layer)
+    except ValueError as err:
+        if "euler integrator needs dt" in str(err) and producer != "norse":
+            raise ValueError(f"{err}. A graph from Norse's exporter (Norse 1.1 writes dt * tau for tau) "
+                             f"needs producer='norse'") from None
+        raise
     for layer, (w, b, w_rec) in zip(model.layers, arrays):
         value = {"weight": jnp.asarray(w, jnp.float32)}
         if "bias" in layer.linear.weight.value:
@@ -389,10 +464,10 @@ def from_nir(graph, *, dt=None):
     return model
 
 
-def load(path, *, dt=None):
+def load(path, *, dt=None, integrator=None, reset=None, producer=None):
     """Read the NIR file ``path`` (validated by ``nir.read``) and build its ``SpikingClassifier``.
 
-    ``dt`` as in ``from_nir``. Raises ``FileNotFoundError`` or ``ValueError`` naming the file.
+    The keywords as in ``from_nir``. Raises ``FileNotFoundError`` or ``ValueError`` naming the file.
     """
     nir = _nir()
     path = os.fspath(path)
@@ -403,6 +478,6 @@ def load(path, *, dt=None):
     except Exception as err:     # h5py, KeyError, AssertionError: nir's reader has no error class
         raise ValueError(f"{path} is not a readable NIR graph: {type(err).__name__}: {err}") from None
     try:
-        return from_nir(graph, dt=dt)
+        return from_nir(graph, dt=dt, integrator=integrator, reset=reset, producer=producer, _stacklevel=3)
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None

@@ -184,13 +184,15 @@ def test_forward_spikes_identical_to_bptt_and_brainpy(forward_setup, seed, rate)
 
 
 # ---- gradients against the discrete model ----------------------------------------------------
-def test_single_layer_matches_discrete_finite_differences():
+@pytest.mark.parametrize("integrator", ["exp", "euler"])
+def test_single_layer_matches_discrete_finite_differences(integrator):
     """20 -> 3, dt = 0.01 ms: every weight (and bias) against central differences of the loss on
-    interpolated first-spike times; the adjoint is the exact derivative of the discrete model."""
+    interpolated first-spike times; the adjoint is the exact derivative of the discrete model,
+    of either integrator."""
     dt, steps = 0.01, 2500
     rng = np.random.default_rng(0)
     with jax.enable_x64(True):
-        model = _model([20, 3], dt)
+        model = _model([20, 3], dt, integrator=integrator)
         x, _ = _input(rng, 4, 20, dt, steps)
         ws = [rng.normal(0.45, 0.25, (20, 3))]
         labels = jnp.array([0, 1, 2, 1])

@@ -202,6 +202,68 @@ def test_exported_graph_follows_nirs_equations(tmp_path):
 
 
 @needs_nir
+def test_forward_euler_model_is_nirs_equations_exactly(tmp_path):
+    """With ``integrator="euler"`` bsnn's step is NIR's equations under forward Euler: at dt = 1 ms
+    (where exponential and forward Euler differ by 2.5 % per step) every spike of the independent
+    float64 simulation above, and the read-out membrane to float32 rounding."""
+    model = _boost(SpikingClassifier([10, 8, 3], tau_mem=10 * u.ms, tau_syn=4 * u.ms, reset="hard",
+                                     readout="leaky", recurrent=True, V_rest=0.2 * u.mV, integrator="euler",
+                                     w_scale=2.0), scale=1.0, bias=0.3)
+    bnir.export(model, tmp_path / "net.nir")
+    graph = nir.read(str(tmp_path / "net.nir"))
+    assert graph.metadata["integrator"] == "euler"
+    x = _spike_input(200, 4, 10, 0.1)
+    out = model.run(x, record=True)
+    ref_s, ref_v = nir_euler(_layers_from_graph(graph), x, float(graph.metadata["dt"]))
+    assert ref_s[0].sum() > 100
+    np.testing.assert_array_equal(np.asarray(out.layer_spikes[0]), ref_s[0])
+    np.testing.assert_allclose(np.asarray(out.v), ref_v[-1], atol=1e-5)
+    back = bnir.load(tmp_path / "net.nir")
+    assert back.integrator == "euler"
+    np.testing.assert_array_equal(np.asarray(back.run(x).spikes), np.asarray(out.spikes))
+
+
+@needs_nir
+@pytest.mark.parametrize("target", ["snntorch", "norse"])
+def test_peer_targets_write_what_their_importers_need(target, tmp_path):
+    """The graph for a peer: forward-Euler constants for its fixed step, the leaky read-out as a node
+    it imports; bsnn reads it back to the same spikes. (The peers run it in tests/test_interop.py.)"""
+    model = _boost(SpikingClassifier([6, 5, 3], reset="hard", readout="leaky", integrator="euler"), 1.0, 0.3)
+    with pytest.warns(bnir.NIRConventionWarning, match="no leaky integrator node"):
+        bnir.export(model, tmp_path / "g.nir", target=target)
+    graph = nir.read(str(tmp_path / "g.nir"))
+    hidden, readout = graph.nodes["cubalif0"], graph.nodes["cubalif1"]
+    assert graph.metadata["target"] == target
+    if target == "snntorch":          # snnTorch steps 0.1 ms and asserts r = tau_mem / dt
+        assert graph.metadata["dt"] == 1e-4
+        np.testing.assert_allclose(hidden.tau_mem, 1e-4 / 0.05, rtol=1e-6)     # 1 - beta = dt / tau_mem
+        np.testing.assert_allclose(hidden.r, hidden.tau_mem / 1e-4, rtol=1e-6)
+        np.testing.assert_allclose(graph.nodes["fc0"].weight, np.asarray(model.layers[0].weights().w).T * 0.05,
+                                   rtol=1e-5)
+    else:                              # Norse: its own time constants at the model's dt, r = 1
+        np.testing.assert_allclose(hidden.tau_mem, 0.02, rtol=1e-6)
+        np.testing.assert_allclose(hidden.r, 1.0)
+    assert np.all(readout.v_threshold >= 1e9) and readout.metadata["bsnn_readout"] == "leaky"
+    back = bnir.load(tmp_path / "g.nir")
+    assert back.readout == "leaky"
+    x = _spike_input(60, 3, 6, 0.3)
+    np.testing.assert_allclose(np.asarray(back.run(x).v), np.asarray(model.run(x).v), rtol=1e-5, atol=1e-5)
+
+
+@needs_nir
+def test_peer_targets_refuse_what_their_importers_cannot_run():
+    soft = SpikingClassifier([4, 3, 2], reset="soft", V_rest=0.1 * u.mV, recurrent=True)
+    with pytest.raises(ValueError, match=r"cannot export for snntorch: layer 0 has V_rest != 0.*"
+                                         r"resets the membrane to zero.*layer 0 is recurrent"):
+        bnir.to_nir(soft, target="snntorch")
+    mixed = SpikingClassifier([4, 3, 2], reset=["soft", "hard"], readout="spiking")
+    with pytest.raises(ValueError, match=r"cannot export for norse: the spiking layers mix soft and hard"):
+        bnir.to_nir(mixed, target="norse")
+    with pytest.raises(ValueError, match=r"target must be one of generic, snntorch, norse, got 'lava'"):
+        bnir.to_nir(mixed, target="lava")
+
+
+@needs_nir
 def test_soft_reset_is_kept_for_bsnn_and_flagged_for_others(tmp_path):
     soft = SpikingClassifier([4, 3, 2], reset="soft", readout="leaky", w_scale=1.0)
     with pytest.warns(bnir.NIRConventionWarning, match=r"layers \[0\] use the soft"):
@@ -407,3 +469,7 @@ def test_cli_export_subcommand(trained_run, tmp_path, capsys):
     assert main(["export", trained_run, "--nir", path]) == 0
     assert f"wrote {path}" in capsys.readouterr().out
     assert bnir.load(path).sizes == [64, 12, 10]
+    assert main(["export", trained_run, "--nir", path, "--for", "snntorch"]) == 0
+    out, err = capsys.readouterr()
+    assert "for snntorch)" in out and "note: snnTorch's importer steps every graph by 0.1 ms" in err
+    assert nir.read(path).metadata["target"] == "snntorch"

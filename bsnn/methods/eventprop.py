@@ -40,7 +40,8 @@ which is the exact transpose of the linear step between spikes, and the jump abo
 ``Vdot^-`` the secant ``(V_k - U_k) / dt``: for a single layer and a first-spike loss it is
 the exact gradient of the discrete model. A hidden spike in step ``k`` reaches the next
 layer in step ``k`` (recurrently: ``k + 1``), so ``g_t`` reads that layer's ``gU``, ``gd``
-there; ``k_m = -ln(beta)/dt``, ``k_s = -ln(alpha)/dt``. Weight gradients: ``dL/dW =
+there; ``k_m = -ln(beta)/dt``, ``k_s = -ln(alpha)/dt`` (forward Euler: ``(1 - beta)/dt``,
+``(1 - alpha)/dt``, the rates of the ODE that integrator steps). Weight gradients: ``dL/dW =
 sum_k x_k^T gd_k``, ``dL/db = sum_k gd_k``, ``dL/dW_rec = sum_k S_k^T gd_{k+1}``.
 
 **Losses.** ``first-spike-ce`` on the interpolated output first-spike times (spiking
@@ -76,6 +77,7 @@ from bsnn.encode import Repeated
 from bsnn.losses import FirstSpikeCE, MembraneMaxCE, MembraneMeanCE, MembraneSumCE
 from bsnn.methods.base import Method, grads_from_layers, register_method
 from bsnn.network import LayerWeights, NetworkOutput, simulate
+from bsnn.neurons.base import rate
 
 __all__ = ["EventProp", "EventOutput", "eventprop_run", "crossings"]
 
@@ -105,8 +107,8 @@ class Crossings(NamedTuple):
 
 
 def _rates(c, dt):
-    """``(1/tau_mem, 1/tau_syn)`` in 1/ms from the per-step decays."""
-    return -np.log(c.beta) / dt, -np.log(c.alpha) / dt
+    """``(1/tau_mem, 1/tau_syn)`` in 1/ms from the per-step decays (of either integrator)."""
+    return rate(c.beta, dt, c.integrator), rate(c.alpha, dt, c.integrator)
 
 
 def _after_reset(v_prev, s_prev, c):

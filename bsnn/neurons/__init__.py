@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import importlib
 
-from bsnn.neurons.base import CAPABILITIES, Neuron, NeuronCapabilityError, require
+from bsnn.neurons.base import CAPABILITIES, INTEGRATORS, Neuron, NeuronCapabilityError, decay, rate, require
 from bsnn.registry import Registry
 
-__all__ = ["NEURONS", "KINDS", "get", "parameter_kinds", "register", "require", "Neuron", "NeuronCapabilityError", "CAPABILITIES"]
+__all__ = ["NEURONS", "KINDS", "get", "parameter_kinds", "register", "require", "Neuron", "NeuronCapabilityError",
+           "CAPABILITIES", "INTEGRATORS", "decay", "rate"]
 
 _KINDS = {"lif": "bsnn.neurons.lif", "alif": "bsnn.neurons.alif"}
 KINDS = tuple(_KINDS)     # bsnn's own kinds (``register`` adds to the registry, not to this list)

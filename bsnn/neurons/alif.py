@@ -9,6 +9,8 @@ brainpy.state.ALIF`` with ``R = 1 ohm``, exponential Euler, step ``dt``)::
     V[t] = beta * U + (1 - beta) * (V_rest + I[t])          beta  = exp(-dt / tau_mem)
     S[t] = H((V[t] - V_th - beta_a * a[t]) / (V_th - V_reset))
 
+(``integrator="euler"``: every decay is ``1 - dt/tau``, as in ``bsnn.neurons.lif``.)
+
 ``a`` counts recent spikes (it jumps by one on each, then decays with ``tau_adapt``) and
 raises the threshold by ``beta_a`` (mV) per unit: the neuron fires less after a burst and
 remembers its recent activity for about ``tau_adapt``, far longer than ``tau_mem``. The
@@ -49,7 +51,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bsnn.neurons.base import Neuron, compact
+from bsnn.neurons.base import Neuron, compact, decay
 from bsnn.neurons.lif import is_zero
 
 __all__ = ["ALIFConstants", "ALIFState", "alif_step", "NEURON"]
@@ -68,6 +70,7 @@ class ALIFConstants(NamedTuple):
     spiking: bool = True
     soft_reset: bool = True
     detach_reset: bool = True
+    integrator: str = "exp"
 
 
 class ALIFState(NamedTuple):
@@ -109,7 +112,7 @@ class _ALIF(Neuron):
             raise ValueError(f"tau_adapt must be positive, got {extra['tau_adapt']} ms")
         if np.any(beta_a < 0):
             raise ValueError(f"beta_adapt must be >= 0 (0 is the LIF neuron), got {extra['beta_adapt']} mV")
-        return ALIFConstants(**core, rho=compact(np.exp(-dt_ms / tau_a)), beta_a=compact(beta_a))
+        return ALIFConstants(**core, rho=compact(decay(dt_ms, tau_a, core.get("integrator", "exp"), "tau_adapt")), beta_a=compact(beta_a))
 
     def zero_state(self, batch: int, n: int, dtype=jnp.float32) -> ALIFState:
         z = jnp.zeros((batch, n), dtype)

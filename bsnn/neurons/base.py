@@ -4,8 +4,10 @@ A neuron kind is one module of ``bsnn.neurons`` holding one ``Neuron`` instance.
 
 * ``constants(dt_ms, core, extra)``: its per-layer constants (a ``NamedTuple`` of scalars or
   ``[N]`` arrays in ms / mV) from the current-based core every kind shares (``alpha``,
-  ``beta``, ``v_th``, ``v_reset``, ``v_rest``, ``spiking``, ``soft_reset``, ``detach_reset``)
-  and its own parameters (``parameters``: name -> (unit kind, default));
+  ``beta``, ``v_th``, ``v_reset``, ``v_rest``, ``spiking``, ``soft_reset``, ``detach_reset``,
+  ``integrator``) and its own parameters (``parameters``: name -> (unit kind, default)). A
+  kind turns its own time constants into per-step decays with ``decay(dt, tau,
+  core["integrator"])``, so the integrator option (``INTEGRATORS``) reaches every leak;
 * ``zero_state(batch, n, dtype)`` and ``step(state, drive, c, spike_fn)``: its state (a
   ``NamedTuple`` with at least ``v``, the membrane, and ``s``, this step's spikes) and one
   pure step, the only place its math lives;
@@ -26,7 +28,16 @@ from __future__ import annotations
 
 from typing import Callable, Dict, FrozenSet, Tuple
 
-__all__ = ["Neuron", "CAPABILITIES", "NeuronCapabilityError", "require", "compact"]
+import numpy as np
+
+__all__ = ["Neuron", "CAPABILITIES", "NeuronCapabilityError", "require", "compact", "INTEGRATORS", "decay",
+           "rate"]
+
+#: how a leak ``tau dx/dt = -x + input`` becomes one step ``x[t] = d x[t-1] + (1 - d) input[t]``
+INTEGRATORS = {
+    "exp": "exponential Euler, d = exp(-dt/tau): exact for an input constant over the step (brainpy.state)",
+    "euler": "forward Euler, d = 1 - dt/tau: how snnTorch, Norse and NIR's reference simulators step",
+}
 
 CAPABILITIES = {
     "layer-adjoint": "a hand-written linear reverse pass of one feed-forward layer "
@@ -100,11 +111,37 @@ def require(neuron: Neuron, capability: str, needed_by: str, layer: int | None =
             f"neuron, which does not provide it (its capabilities: {has})")
 
 
+def decay(dt_ms: float, tau_ms, integrator: str = "exp", name: str = "tau") -> np.ndarray:
+    """The per-step decay ``d`` of a leak with time constant ``tau_ms`` (scalar or ``[N]``, ms)
+    under ``integrator`` (``INTEGRATORS``); 0 where ``tau = 0`` (no leak state: the input as it is).
+
+    Raises ``ValueError`` for an unknown integrator, or a forward-Euler step longer than ``tau``
+    (``1 - dt/tau < 0`` oscillates), naming ``name``."""
+    tau = np.asarray(tau_ms, np.float64)
+    safe = np.maximum(tau, 1e-30)
+    if integrator == "exp":
+        with np.errstate(over="ignore"):
+            return np.where(tau > 0, np.exp(-dt_ms / safe), 0.0)
+    if integrator == "euler":
+        short = (tau > 0) & (tau < dt_ms)
+        if np.any(short):
+            raise ValueError(f"the euler integrator needs dt <= {name} (1 - dt/{name} would be negative), got "
+                             f"dt = {dt_ms:g} ms and {name} = {float(np.min(tau[short])):g} ms; use a shorter dt "
+                             f"or integrator='exp'")
+        return np.where(tau > 0, 1.0 - dt_ms / safe, 0.0)
+    raise ValueError(f"integrator must be one of {', '.join(map(repr, INTEGRATORS))}, got {integrator!r}")
+
+
+def rate(d, dt_ms: float, integrator: str = "exp") -> np.ndarray:
+    """``1/tau`` (1/ms) from a per-step decay ``d`` (concrete values): the inverse of ``decay``."""
+    d = np.asarray(d, np.float64)
+    return (1.0 - d) / dt_ms if integrator == "euler" else -np.log(d) / dt_ms
+
+
 def compact(a):
     """A scalar constant stays a Python float (folded into the compiled loop); an array gets the
     run's float dtype."""
     import brainstate
     import jax.numpy as jnp
-    import numpy as np
     a = np.asarray(a)
     return float(a) if a.ndim == 0 else jnp.asarray(a, brainstate.environ.dftype())

@@ -8,6 +8,11 @@ brainpy.state.LIF`` with ``R = 1 ohm``, exponential Euler, step ``dt``)::
     V[t] = beta * U + (1 - beta) * (V_rest + I[t])         beta  = exp(-dt / tau_mem)
     S[t] = H((V[t] - V_th) / (V_th - V_reset))             H(x) = 1 if x >= 0
 
+With ``integrator="euler"`` the same step is forward Euler of ``tau_syn dI/dt = -I`` (plus the
+drive) and ``tau_mem dV/dt = V_rest - V + I``: ``alpha = 1 - dt/tau_syn``, ``beta = 1 -
+dt/tau_mem`` (``bsnn.neurons.base.decay``), the step snnTorch, Norse and NIR's reference
+simulators take; nothing else changes.
+
 with ``r = V_th - V_reset`` for the soft (subtractive) reset and
 ``r = stop_gradient(V[t-1]) - V_reset`` for the hard reset (``V`` jumps to ``V_reset``).
 ``drive[t] = W x[t] + b (+ W_rec S[t-1])`` is the projected input, in mV (the
@@ -36,14 +41,15 @@ __all__ = ["LIFConstants", "LIFState", "lif_step", "spike_argument", "is_zero", 
 class LIFConstants(NamedTuple):
     """Per-layer constants, scalars or ``[N]`` arrays, in internal units."""
 
-    alpha: float      # synaptic decay per step, exp(-dt/tau_syn)
-    beta: float       # membrane decay per step, exp(-dt/tau_mem)
+    alpha: float      # synaptic decay per step, exp(-dt/tau_syn) (euler: 1 - dt/tau_syn)
+    beta: float       # membrane decay per step, exp(-dt/tau_mem) (euler: 1 - dt/tau_mem)
     v_th: float       # threshold (mV)
     v_reset: float    # reset value (mV)
     v_rest: float     # resting value (mV)
     spiking: bool = True        # False: leaky integrator read-out (no spikes, no reset)
     soft_reset: bool = True     # subtract the threshold (True) or jump to V_reset (False)
     detach_reset: bool = True   # no gradient through the reset term (as snnTorch)
+    integrator: str = "exp"     # how alpha and beta came from the time constants (bsnn.neurons.base.INTEGRATORS)
 
 
 class LIFState(NamedTuple):
