@@ -80,8 +80,9 @@ def test_single_layer_eprop_equals_bptt(reset, kind):
     with jax.enable_x64(True):
         scale, err = _single_layer_comparison(reset, kind, jnp.float64)
     assert scale > 1 and err <= 1e-5 and err <= 1e-12 * scale
-    scale, err = _single_layer_comparison(reset, kind, jnp.float32)
-    assert err <= 1e-5 * scale
+    if reset == "soft":                 # float32 once per input kind (the reset adds nothing to rounding)
+        scale, err = _single_layer_comparison(reset, kind, jnp.float32)
+        assert err <= 1e-5 * scale
 
 
 def test_surrogate_option_overrides_the_rule_only():

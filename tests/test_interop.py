@@ -6,6 +6,7 @@ layer's spikes (0 mismatches) and membranes. A 20-16-4 current-based LIF network
 float32, as the NIR issue states it.
 """
 
+import importlib.util
 import warnings
 
 import brainunit as u
@@ -14,26 +15,35 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-snn = pytest.importorskip("snntorch")
-norse_torch = pytest.importorskip("norse.torch")
-nir = pytest.importorskip("nir")
-pytest.importorskip("nirtorch")
+import bsnn.nir as bnir
+from bsnn.models import SpikingClassifier
 
-import snntorch.utils  # noqa: E402
-from norse.torch.functional import reset as norse_reset  # noqa: E402
-from norse.torch.utils.export_nir import to_nir as norse_to_nir  # noqa: E402
-from snntorch.export_nir import export_to_nir  # noqa: E402
-from snntorch.import_nir import import_from_nir  # noqa: E402
+_PEERS = ("torch", "snntorch", "norse", "nirtorch", "nir")
+pytestmark = pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in _PEERS),
+                                reason="the interop extra is not installed (pip install -e '.[interop]')")
+# the peers are imported by the first test that runs here, not at collection: every xdist
+# worker collects this module, and torch takes seconds to import
+torch = snn = norse_torch = nir = norse_reset = norse_to_nir = export_to_nir = import_from_nir = None
 
-import bsnn.nir as bnir  # noqa: E402
-from bsnn.models import SpikingClassifier  # noqa: E402
+
+@pytest.fixture(autouse=True, scope="module")
+def _peers():
+    global torch, snn, norse_torch, nir, norse_reset, norse_to_nir, export_to_nir, import_from_nir
+    import nir
+    import norse.torch as norse_torch
+    import snntorch as snn
+    import snntorch.utils  # noqa: F401
+    import torch
+    from norse.torch.functional import reset as norse_reset
+    from norse.torch.utils.export_nir import to_nir as norse_to_nir
+    from snntorch.export_nir import export_to_nir
+    from snntorch.import_nir import import_from_nir
+    torch.set_grad_enabled(False)
+
 
 T, B = 100, 3
 #: float32 membranes of two libraries computing the same step in a different order of operations
 MEMBRANE_ATOL = 1e-5
-
-torch.set_grad_enabled(False)
 
 
 def _input(seed=1):
@@ -93,7 +103,7 @@ def _snntorch_run(graph, x):
     net = import_from_nir(graph)
     lifs = [m for _, m in sorted(net.named_children()) if isinstance(m, (snn.Synaptic, snn.Leaky))]
     spikes, volts = _record(lifs, lambda mod, out: (out[0] if isinstance(out, tuple) else out, mod.mem))
-    snntorch.utils.reset(net)
+    snn.utils.reset(net)
     for xt in torch.from_numpy(np.array(x)):
         net(xt)
     return spikes, volts
@@ -158,7 +168,7 @@ def test_snntorch_to_bsnn_spike_for_spike(kind):
     graph = export_to_nir(net, torch.zeros(20))
     x = _input(2)
     spikes, volts = _record([net[1], net[3]], lambda mod, out: (out[0] if isinstance(out, tuple) else out, mod.mem))
-    snntorch.utils.reset(net)
+    snn.utils.reset(net)
     for t in range(T):
         net(torch.from_numpy(np.array(x[t])))
     with pytest.raises(ValueError, match=r"does not record its time step .* suggests dt = 0\.1 ms"):
@@ -201,7 +211,7 @@ def test_a_run_trained_with_euler_exports_for_norse_from_the_command_line(tmp_pa
     from bsnn.config import TrainConfig
     from bsnn.train import Trainer
     run = tmp_path / "run"
-    Trainer(TrainConfig(dataset="digits", train_subset=96, test_subset=32, epochs=1, hidden=[16], steps=20,
+    Trainer(TrainConfig(dataset="digits", train_subset=48, test_subset=16, epochs=1, hidden=[16], steps=20,
                         integrator="euler", recurrent=True, schedule="constant", out=str(run), quiet=True)).fit()
     path = tmp_path / "run.nir"
     assert main(["export", str(run), "--nir", str(path), "--for", "norse"]) == 0

@@ -60,7 +60,8 @@ def test_every_method_is_covered():
 
 def test_four_devices_match_one_device():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
-    settings = {m: METHOD_SETTINGS[m] for m in sorted(METHODS)}
+    # random feedback is e-prop's online loop with other feedback matrices: e-prop stands for both here
+    settings = {m: METHOD_SETTINGS[m] for m in sorted(METHODS) if m != "feedback"}
     proc = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(settings)], capture_output=True, text=True,
                           env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
