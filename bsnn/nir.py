@@ -438,6 +438,12 @@ def from_nir(graph, *, dt=None, integrator=None, reset=None, producer=None, _sta
     if arrays[-1][2] is not None:
         raise ValueError(f"NIR node {chain[-1][1]!r}: the output layer is recurrent; bsnn's read-out layer "
                          f"cannot be")
+    cuba = [n_name for _, n_name, _ in chain if type(nodes[n_name]).__name__ == "CubaLIF"]
+    if producer == "norse" and cuba:
+        warnings.warn(f"NIR nodes {cuba} are CubaLIF nodes from Norse, which writes its LIFCell so; a LIFCell "
+                      f"updates its membrane from the previous step's current, one step behind NIR's CubaLIF as "
+                      f"bsnn steps it, so its spikes will differ (a LIFBoxCell, NIR's LIF, runs identically)",
+                      NIRConventionWarning, stacklevel=_stacklevel)
     if assumed:
         warnings.warn(f"NIR nodes {assumed} do not record how they reset: assuming NIR's reset to v_reset "
                       f"(reset='hard'); pass reset='soft' for a subtractive reset (Norse's reset_subtract)",

@@ -86,20 +86,19 @@ PAIRS = [(kw, constant) for kw in CASES for constant in (True, False)
                          ids=lambda p: (",".join(f"{k}={v}" for k, v in p.items()) or "default")
                          if isinstance(p, dict) else str(p))
 def test_spike_trains_identical_and_grads_equal_to_xla(kw, constant, xla_only):
+    """One pass per path with an identity read-out (``y = S @ I``: the spike train itself, exactly)
+    and random cotangents on ``y`` and the counts: spikes bit for bit, gradients of the drive and
+    of the read-out weights to float summation order. (A random read-out of another width is the
+    training-step test's.)"""
     steps, n = 40, 21            # n not a multiple of 8: the kernels' padded tails are exercised
     spec = _layer(n=n, **kw)
     drive, _, g_y, g_counts = _inputs(constant, steps, n=n, m=n)
-    eye = jnp.eye(n, dtype=drive.dtype)          # y = S @ I: the spike train, exactly
-    (y0, c0), _ = xla_only(lambda: _run(spec, drive, eye, steps, constant, (g_y[..., :n] * 0, g_counts)))
-    (y1, c1), _ = _run(spec, drive, eye, steps, constant, (g_y[..., :n] * 0, g_counts))
+    eye = jnp.eye(n, dtype=drive.dtype)
+    (y0, c0), g0 = xla_only(lambda: _run(spec, drive, eye, steps, constant, (g_y, g_counts)))
+    (y1, c1), g1 = _run(spec, drive, eye, steps, constant, (g_y, g_counts))
     assert float(c0.sum()) > 20, "the layer must spike for a meaningful comparison"
     np.testing.assert_array_equal(np.asarray(y1), np.asarray(y0))
     np.testing.assert_array_equal(np.asarray(c1), np.asarray(c0))
-
-    drive, w, g_y, g_counts = _inputs(constant, steps, n=n)
-    (y0, c0), g0 = xla_only(lambda: _run(spec, drive, w, steps, constant, (g_y, g_counts)))
-    (y1, c1), g1 = _run(spec, drive, w, steps, constant, (g_y, g_counts))
-    np.testing.assert_allclose(np.asarray(y1), np.asarray(y0), rtol=1e-6, atol=1e-6)
     for a, b in zip(g1, g0):
         scale = float(jnp.abs(b).max())
         assert scale > 1e-3

@@ -334,6 +334,8 @@ def test_norse_style_graph_needs_dt_and_follows_nirs_equations(tmp_path):
     assert model.layers[1].weights().b is not None        # Affine and Linear mixed: bias 0 for the Linear
     np.testing.assert_array_equal(np.asarray(model.layers[1].weights().b), 0.0)
     _assert_close_to_euler(model, layers, _spike_input(600, 4, 10, 0.3), 0.05e-3)
+    with pytest.warns(bnir.NIRConventionWarning, match=r"\['1'\] are CubaLIF nodes from Norse.*one step behind"):
+        bnir.load(tmp_path / "norse.nir", dt=0.05 * u.ms, producer="norse")
 
 
 @needs_nir
