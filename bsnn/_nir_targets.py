@@ -144,7 +144,7 @@ def layer_nodes(nir, target: str, L: Layer, dt_ms: float) -> Nodes:
             return Nodes(f"cubalif{L.k}", nir.CubaLIF(r=ones, v_leak=L.v_rest, metadata=meta, **syn, **fire), None)
         return Nodes(f"lif{L.k}", nir.LIF(tau=tau_mem, r=ones, v_leak=L.v_rest, metadata=meta, **fire), None)
 
-    step = SNNTORCH_DT if target == "snntorch" else dt_ms / 1000.0
+    step = graph_dt(target, dt_ms)
     tau_mem = _euler_tau(L.beta, step)
     # snnTorch: r = tau_mem / dt (membrane gain 1), the gain 1 - beta moved into the weights
     r, scale = (tau_mem / step, 1.0 - L.beta) if target == "snntorch" else (ones, None)
@@ -170,6 +170,11 @@ def graph_dt(target: str, dt_ms: float) -> float:
 def notes(target: str, layers: list, integrator: str, dt_ms: float) -> list:
     """What a user of ``target`` must know to run the graph as bsnn does (warnings to show)."""
     out = []
+    soft = [L.k for L in layers if L.spiking and L.reset == "soft"]
+    if target == "generic" and soft:
+        out.append(f"layers {soft} use the soft (subtractive) reset, which NIR's CubaLIF/LIF do not "
+                   f"define: the graph marks them with node metadata reset='soft' (bsnn restores it); "
+                   f"other NIR consumers will reset the membrane to v_reset")
     if target != "generic" and integrator == "exp":
         L = layers[0]
         out.append(f"the model integrates with exponential Euler, so the graph's time constants are the forward-Euler "
@@ -180,7 +185,6 @@ def notes(target: str, layers: list, integrator: str, dt_ms: float) -> list:
         out.append(f"snnTorch's importer steps every graph by 0.1 ms: the time constants are rescaled by "
                    f"0.1 ms / dt = {0.1 / dt_ms:g}, so one snnTorch step is one bsnn step of {dt_ms:g} ms")
     if target == "norse":
-        soft = any(L.spiking and L.reset == "soft" for L in layers)
         how = ", reset_method=norse.torch.functional.reset.reset_subtract" if soft else ""
         out.append(f"Norse's importer does not read the graph's dt or reset: run it with "
                    f"norse.torch.from_nir(graph, dt={dt_ms / 1000.0:g}{how})")

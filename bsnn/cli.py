@@ -178,7 +178,7 @@ def _add_train_arguments(p: argparse.ArgumentParser):
                         "(BPTT; evaluation too)")
     g.add_argument("--steps", type=_positive_int("--steps"), default=S, help=f"time steps T {M}")
     g.add_argument("--dt", type=_quantity("TIME", "--dt"), default=S, help=f"(default {d['dt']})")
-    g.add_argument("--integrator", choices=["exp", "euler"], default=S,
+    g.add_argument("--integrator", choices=list(defaults.INTEGRATORS), default=S,
                    help="exp: exponential Euler, exp(-dt/tau); euler: forward Euler, 1 - dt/tau, as snnTorch, Norse "
                         f"and NIR's simulators step, for a model other tools run unchanged (default {d['integrator']})")
     g.add_argument("--neuron", type=_choice_list("--neuron", defaults.NEURONS), default=S,
@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("out", metavar="OUT")
     ex.add_argument("--nir", metavar="FILE", required=True,
                     help="write a NIR graph (Neuromorphic Intermediate Representation; needs the nir package)")
-    ex.add_argument("--for", dest="target", choices=["generic", "snntorch", "norse"], default="generic",
+    ex.add_argument("--for", dest="target", choices=list(defaults.NIR_TARGETS), default="generic",
                     help="the importer the graph is written for: generic (NIR's equations, the model's own "
                          "constants), snntorch (snntorch.import_from_nir) or norse (norse.torch.from_nir): "
                          "each runs it step for step as bsnn does, or the export says what it cannot carry")

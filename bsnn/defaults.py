@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 
-__all__ = ["METHODS", "LOSSES", "ENCODERS", "DATASETS", "SURROGATES", "OPTIMIZERS", "SCHEDULES", "READOUTS", "NEURONS", "LEARNABLE", "learn_names",
+__all__ = ["METHODS", "LOSSES", "ENCODERS", "DATASETS", "SURROGATES", "OPTIMIZERS", "SCHEDULES", "READOUTS", "NEURONS", "INTEGRATORS", "NIR_TARGETS", "LEARNABLE", "learn_names",
            "COMMON", "BY_METHOD", "BY_ENCODER", "BY_METHOD_ENCODER", "SPIKE_LOSSES", "METHOD_LOSSES",
            "resolve", "check_combination", "table"]
 
@@ -34,6 +34,8 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "momentum", "rmsprop")
 SCHEDULES = ("constant", "step", "cosine", "exponential")
 READOUTS = ("spiking", "leaky")
 from bsnn.neurons import KINDS as NEURONS  # noqa: E402  (the registry's names; no JAX)
+from bsnn.neurons import INTEGRATORS  # noqa: E402
+from bsnn._nir_targets import TARGETS as NIR_TARGETS  # noqa: E402  (NumPy only)
 LEARNABLE = ("tau_mem", "tau_syn", "V_th")   # constants that can be trained (bsnn.dynamics)
 
 

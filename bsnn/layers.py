@@ -116,7 +116,6 @@ class CubaLIF(brainstate.nn.Module):
 
         alpha = neurons.decay(dt_ms, tau_syn_ms, integrator, "tau_syn")
         beta = neurons.decay(dt_ms, tau_mem_ms, integrator, "tau_mem")
-        self.integrator = integrator
         core = dict(alpha=_compact(alpha), beta=_compact(beta), v_th=_compact(v_th),
                     v_reset=_compact(v_reset), v_rest=_compact(v_rest), spiking=self.spiking,
                     soft_reset=(reset == "soft"), detach_reset=bool(detach_reset), integrator=integrator)
@@ -166,6 +165,11 @@ class CubaLIF(brainstate.nn.Module):
     def spec(self) -> LayerSpec:
         return LayerSpec(self.n_in, self.n_out, self._constants, self.surrogate, self.is_recurrent, self.kind.name,
                          self.learn)
+
+    @property
+    def integrator(self) -> str:
+        """``"exp"`` or ``"euler"``: how the layer's decays came from its time constants."""
+        return self._constants.integrator
 
     @property
     def constants(self):

@@ -163,7 +163,7 @@ def to_nir(model, *, target: str = "generic", _stacklevel: int = 2):
     if bad:
         raise ValueError(f"cannot export for {target}: " + "; ".join(bad))
     nodes = {"input": nir.Input(input_type={"input": np.array([layers[0].n_in])})}
-    edges, prev, soft = [], "input", []
+    edges, prev = [], "input"
     for k, (layer, L) in enumerate(zip(layers, described)):
         name, nodes[name], scale = _targets.layer_nodes(nir, target, L, dt_ms)
         w = layer.weights()
@@ -176,17 +176,10 @@ def to_nir(model, *, target: str = "generic", _stacklevel: int = 2):
             w_rec = (_array(w.w_rec, f"layer {k} recurrent weights") * scale).astype(np.float32)
             nodes[f"rec{k}"] = nir.Linear(weight=w_rec.T.copy())
             edges += [(name, f"rec{k}"), (f"rec{k}", name)]
-        if layer.spiking and layer.reset == "soft":
-            soft.append(k)
         prev = name
     nodes["output"] = nir.Output(output_type={"output": np.array([layers[-1].n_out])})
     edges.append((prev, "output"))
-    notes = _targets.notes(target, described, integrators[0], dt_ms)
-    if soft and target == "generic":
-        notes.append(f"layers {soft} use the soft (subtractive) reset, which NIR's CubaLIF/LIF do not "
-                     f"define: the graph marks them with node metadata reset='soft' (bsnn restores it); "
-                     f"other NIR consumers will reset the membrane to v_reset")
-    for note in notes:
+    for note in _targets.notes(target, described, integrators[0], dt_ms):
         warnings.warn(note, NIRConventionWarning, stacklevel=_stacklevel)
     meta = {"producer": "bsnn", "bsnn_version": bsnn.__version__, "dt": _targets.graph_dt(target, dt_ms),
             "time_unit": "s", "voltage_unit": "mV", "input_per_step": True, "target": target,
@@ -316,8 +309,7 @@ def _neuron_params(name: str, node, n: int, dt_ms: float, last: bool, producer, 
     if t in ("CubaLIF", "CubaLI"):
         tau_mem = _field(name, node, "tau_mem", n, positive=True) * fix
         tau_syn = _field(name, node, "tau_syn", n, positive=True) * fix
-        w_in = _field(name, node, "w_in", n) if np.size(getattr(node, "w_in", 1.0)) else np.ones(n)
-        gain = _field(name, node, "r", n) * w_in * (dt_ms / 1000.0) / tau_syn
+        gain = _field(name, node, "r", n) * _field(name, node, "w_in", n) * (dt_ms / 1000.0) / tau_syn
     else:
         tau_mem = _field(name, node, "tau", n, positive=True) * fix
         tau_syn = np.zeros(n)
@@ -350,7 +342,7 @@ def _neuron_params(name: str, node, n: int, dt_ms: float, last: bool, producer, 
 def _dt_hint(nodes: dict) -> str:
     """A guess at the step of a graph without one: snnTorch's exporter writes ``r = tau_mem / dt``."""
     for node in nodes.values():
-        if type(node).__name__ in ("CubaLIF", "LIF") and np.size(node.r):
+        if type(node).__name__ in ("CubaLIF", "LIF"):
             tau = np.asarray(getattr(node, "tau_mem", getattr(node, "tau", 0.0)), np.float64).reshape(-1)
             r = np.asarray(node.r, np.float64).reshape(-1)
             if r.size and np.all(r > 1.0) and tau.size:

@@ -112,7 +112,7 @@ class _ALIF(Neuron):
             raise ValueError(f"tau_adapt must be positive, got {extra['tau_adapt']} ms")
         if np.any(beta_a < 0):
             raise ValueError(f"beta_adapt must be >= 0 (0 is the LIF neuron), got {extra['beta_adapt']} mV")
-        return ALIFConstants(**core, rho=compact(decay(dt_ms, tau_a, core.get("integrator", "exp"), "tau_adapt")), beta_a=compact(beta_a))
+        return ALIFConstants(**core, rho=compact(decay(dt_ms, tau_a, core["integrator"], "tau_adapt")), beta_a=compact(beta_a))
 
     def zero_state(self, batch: int, n: int, dtype=jnp.float32) -> ALIFState:
         z = jnp.zeros((batch, n), dtype)
