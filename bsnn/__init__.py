@@ -4,7 +4,8 @@ Unit-checked classifiers of current-based LIF and adaptive LIF layers (``brainst
 -> brainpy.state.Expon -> brainpy.state.LIF`` / ``ALIF``; ``bsnn.neurons``), optionally with
 learned time constants and thresholds (``bsnn.dynamics``), input encoders, losses, and three
 families of learning rules on the same forward model: surrogate-gradient BPTT, EventProp, and
-online e-prop / random feedback. ``bsnn.execution`` says which loop runs each layer, and why.
+online e-prop / random feedback. Layers project their input densely or by convolution
+(``bsnn.projections``). ``bsnn.execution`` says which loop runs each layer, and why.
 
 The names below are imported when first used, so ``import bsnn`` (and ``bsnn --help``) does
 not start JAX until something needs it.
@@ -17,7 +18,7 @@ import importlib
 __version__ = "0.1.0"
 
 _MODULES = ("checkpoint", "cli", "data", "defaults", "dynamics", "encode", "execution", "losses", "methods", "neurons",
-            "nir", "parallel", "plot", "runfiles", "units")
+            "nir", "parallel", "plot", "projections", "runfiles", "units")
 _NAMES = {
     "TrainConfig": "bsnn.config", "Dataset": "bsnn.data", "Repeated": "bsnn.encode",
     "CubaLIF": "bsnn.layers", "LeakyReadout": "bsnn.layers", "get_loss": "bsnn.losses",

@@ -57,10 +57,12 @@ def _gb(n: int) -> str:
     return f"{n / 1e9:.3g} GB"
 
 
-def check_fits(cfg, n_in: int, n_classes: int, *, temporal: bool = False, available: int | None = None) -> None:
-    """Raise ``ValueError`` (with the estimate and the ways out) when the run cannot fit in memory."""
+def check_fits(cfg, n_in: int, n_classes: int, *, temporal: bool = False, available: int | None = None,
+               sizes=None) -> None:
+    """Raise ``ValueError`` (with the estimate and the ways out) when the run cannot fit in memory
+    (``sizes``: the model's flat layer widths, input first; default from ``cfg.hidden``)."""
     available = available_bytes() if available is None else available
-    sizes = [n_in, *cfg.hidden, n_classes]
+    sizes = list(sizes) if sizes is not None else [n_in, *cfg.hidden, n_classes]
     in_time = temporal or cfg.encoder != "current"
 
     def need(method=cfg.method, steps=cfg.steps, batch=cfg.batch_size, remat=bool(cfg.remat)):

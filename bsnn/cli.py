@@ -170,6 +170,10 @@ def _add_train_arguments(p: argparse.ArgumentParser):
     g = p.add_argument_group("model")
     g.add_argument("--hidden", type=_width, action="append", default=S,
                    help=f"hidden layer width; repeat for several layers; 0: no hidden layer {M}")
+    g.add_argument("--arch", default=S, metavar="LAYERS",
+                   help="the layers as one string instead of --hidden, e.g. 12c5-mp2-64c5-mp2-10: {C}c{K} a KxK "
+                        "convolution to C maps (suffixes s{S} stride, p{P} padding, g{G} groups), mp{K}/ap{K}/sp{K} "
+                        "max/avg/sum pooling, {N} a dense layer; the last is the read-out (one per class)")
     g.add_argument("--readout", choices=list(defaults.READOUTS), default=S,
                    help="(default: spiking for losses on spikes, else leaky)")
     g.add_argument("--recurrent", action="store_true", default=S, help="lateral weights in hidden layers")

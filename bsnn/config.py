@@ -58,6 +58,7 @@ class TrainConfig:
     method: Optional[str] = None
     method_options: dict = field(default_factory=dict)
     hidden: Optional[list] = None            # [] (or --hidden 0): no hidden layer
+    arch: Optional[str] = None               # layers as a string, e.g. "12c5-mp2-64c5-mp2-10" (replaces hidden)
     readout: Optional[str] = None
     recurrent: Optional[bool] = None
     remat: bool = False              # recompute the forward pass in the backward pass (bounded memory in T)
@@ -191,13 +192,41 @@ def _check_keys(flag: str, what: str, cls, options: dict, exclude=("self", "loss
                          f"{', '.join(valid) if valid else 'none'}")
 
 
-def build_model(cfg: TrainConfig, n_in: int, n_classes: int) -> SpikingClassifier:
-    """The ``SpikingClassifier`` the config describes for ``n_in`` features and ``n_classes``."""
+def arch_projections(cfg: TrainConfig, n_in: int, n_classes: int, image_shape=None):
+    """The projections of ``cfg.arch`` for the data (``None`` without ``--arch``), checked in flag words."""
+    from bsnn.projections import Conv2d, parse_arch
+    if cfg.arch is None:
+        return None
+    if not isinstance(cfg.arch, str):
+        raise ValueError(f"--arch takes a string such as 12c5-mp2-64c5-mp2-10, got {cfg.arch!r}")
+    shape = (n_in,)
+    if image_shape is not None and int(np.prod(image_shape)) == n_in:
+        shape = tuple(image_shape) + ((1,) if len(image_shape) == 2 else ())
+    try:
+        projections = parse_arch(cfg.arch, shape)
+    except ValueError as err:
+        hint = (f" (--dataset {cfg.dataset} has flat samples of {n_in} features; convolutions need image data, "
+                f"e.g. --dataset mnist, fashion-mnist or digits)" if len(shape) == 1 and "image" in str(err) else "")
+        raise ValueError(f"--arch: {err}{hint}") from None
+    if projections[-1].n_out != n_classes:
+        raise ValueError(f"--arch {cfg.arch}: the last token is the read-out, one neuron per class, but --dataset "
+                         f"{cfg.dataset} has {n_classes} classes; end the architecture with -{n_classes}")
+    if cfg.recurrent and any(isinstance(p, Conv2d) for p in projections[:-1]):
+        raise ValueError(f"--recurrent: the convolution layers of --arch {cfg.arch} cannot be recurrent (recurrent "
+                         f"weights are dense); drop --recurrent, or use --hidden for a recurrent network")
+    return projections
+
+
+def build_model(cfg: TrainConfig, n_in: int, n_classes: int, image_shape=None) -> SpikingClassifier:
+    """The ``SpikingClassifier`` the config describes for ``n_in`` features and ``n_classes``
+    (``image_shape``, ``(H, W)`` or ``(H, W, C)`` of one sample, for an ``--arch`` with convolutions)."""
     cfg = _complete(cfg)
-    hidden = [int(h) for h in cfg.hidden]
+    projections = arch_projections(cfg, n_in, n_classes, image_shape)
+    hidden = [int(h) for h in cfg.hidden] if projections is None else [p.n_out for p in projections[:-1]]
     n_layers = len(hidden) + 1
     return SpikingClassifier(
-        [n_in, *hidden, n_classes],
+        [n_in, *hidden, n_classes] if projections is None else cfg.arch,
+        input_shape=None if projections is None else projections[0].in_shape,
         tau_mem=_layer_values(cfg.tau_mem, "tau_mem", units.TIME, n_layers),
         tau_syn=_layer_values(cfg.tau_syn, "tau_syn", units.TIME, n_layers),
         V_th=_layer_values(cfg.threshold, "threshold", units.VOLTAGE, n_layers),

@@ -131,6 +131,8 @@ def resolve(settings: dict) -> dict:
         if out.get(name) is None:
             out[name] = COMMON[name]
     method, encoder = out["method"], out["encoder"]
+    if out.get("arch") is not None and out.get("hidden") is None:
+        out["hidden"] = []                # --arch gives every layer
     for name in COMMON:
         if out.get(name) is None:
             out[name] = _default(name, method, encoder)

@@ -87,6 +87,8 @@ def _obstacles(path: str, specs, k: int, dtype, record: bool) -> list:
         return out
     if last:
         out.append("it is the output layer (nothing to fuse with)")
+    elif getattr(specs[k + 1].projection, "kind", "dense") != "dense":
+        out.append(f"the next layer's projection is a {specs[k + 1].projection.kind} (the fusion folds a dense one)")
     if not spec.constants.spiking:
         out.append("it does not spike")
     if record:

@@ -37,6 +37,25 @@ def _positive_int(value, name: str) -> int:
     return int(value)
 
 
+def _check_projection(projection, n_in: int, n_out: int, recurrent: bool):
+    """``None`` for a dense layer (also for a given ``Dense``), else the checked projection."""
+    from bsnn.projections import Projection, is_dense
+    if projection is None:
+        return None
+    if not isinstance(projection, Projection):
+        raise TypeError(f"projection must be a bsnn.projections kind (Dense, Conv2d) or None, got "
+                        f"{type(projection).__name__}")
+    if (projection.n_in, projection.n_out) != (n_in, n_out):
+        raise ValueError(f"the projection ({projection.describe()}) maps {projection.n_in} inputs to "
+                         f"{projection.n_out} outputs, but the layer has n_in={n_in}, n_out={n_out}")
+    if is_dense(projection):
+        return None
+    if recurrent:
+        raise ValueError(f"recurrent weights are dense [N, N]; a layer with a {projection.kind} projection "
+                         f"cannot be recurrent (use recurrent=False)")
+    return projection
+
+
 class CubaLIF(brainstate.nn.Module):
     """A current-based LIF layer: ``N_in`` inputs to ``N_out`` neurons.
 
@@ -67,6 +86,10 @@ class CubaLIF(brainstate.nn.Module):
         (forward Euler, ``1 - dt/tau``, as snnTorch, Norse and NIR's reference simulators; needs
         ``dt <= tau``). Every schedule, method and kernel reads the decays, so both train alike;
         only the stateful ``brainpy.state`` twin (``init_state`` / ``update``) is ``"exp"`` only.
+      projection: what carries the input to the neurons (``bsnn.projections``): ``None`` (the
+        default) for a dense ``x @ W + b``, or a ``bsnn.projections.Conv2d``, whose ``n_in`` and
+        ``n_out`` (flat, channels last) must equal ``n_in`` and ``n_out``; its weights live in a
+        ``brainstate.nn.Conv2d`` (``layer.linear``), drawn with variance ``w_scale^2 / fan_in``.
       **neuron_params: the kind's own parameters (``bsnn.neurons.get(neuron).parameters``,
         e.g. ``tau_adapt=200*u.ms, beta_adapt=0.2*u.mV`` for ``"alif"``); defaults otherwise.
 
@@ -79,7 +102,7 @@ class CubaLIF(brainstate.nn.Module):
                  surrogate="atan", recurrent: bool = False, spiking: bool = True,
                  detach_reset: bool = True, dt=1 * u.ms, w_scale: float = 1.0, w_mean: float = 0.0,
                  rec_scale: float = 0.5, bias: bool = True, name: str | None = None, neuron: str = "lif",
-                 learn=(), integrator: str = "exp", **neuron_params):
+                 learn=(), integrator: str = "exp", projection=None, **neuron_params):
         super().__init__(name=name)
         self.kind = neurons.get(neuron)
         unknown = sorted(set(neuron_params) - set(self.kind.parameters))
@@ -140,9 +163,18 @@ class CubaLIF(brainstate.nn.Module):
         # imported here, not at module level: importing it starts the XLA backend, which must
         # wait until jax.distributed.initialize has run in multi-process training.
         import brainpy
-        w0 = w_mean + brainstate.random.randn(self.n_in, self.n_out) * (w_scale / math.sqrt(self.n_in))
-        self.linear = brainstate.nn.Linear(self.n_in, self.n_out, w_init=w0,
-                                           b_init=jnp.zeros(self.n_out, brainstate.environ.dftype()) if bias else None)
+        self.projection = _check_projection(projection, self.n_in, self.n_out, recurrent)
+        if self.projection is None:
+            w0 = w_mean + brainstate.random.randn(self.n_in, self.n_out) * (w_scale / math.sqrt(self.n_in))
+            self.linear = brainstate.nn.Linear(self.n_in, self.n_out, w_init=w0,
+                                               b_init=jnp.zeros(self.n_out, brainstate.environ.dftype()) if bias else None)
+        else:               # a convolution: brainstate's own module holds the kernel (HWIO) and bias
+            proj = self.projection
+            w0 = w_mean + brainstate.random.randn(*proj.weight_shape) * (w_scale / math.sqrt(proj.fan_in))
+            self.linear = brainstate.nn.Conv2d(
+                proj.in_shape, proj.out_channels, proj.kernel, stride=proj.stride, padding=proj.module_padding(),
+                groups=proj.groups, w_init=w0,
+                b_init=jnp.zeros(proj.bias_shape, brainstate.environ.dftype()) if bias else None)
         self.recurrent = None
         if self.is_recurrent:
             wr = brainstate.random.randn(self.n_out, self.n_out) * (rec_scale / math.sqrt(self.n_out))
@@ -164,7 +196,7 @@ class CubaLIF(brainstate.nn.Module):
     @property
     def spec(self) -> LayerSpec:
         return LayerSpec(self.n_in, self.n_out, self._constants, self.surrogate, self.is_recurrent, self.kind.name,
-                         self.learn)
+                         self.learn, self.projection)
 
     @property
     def integrator(self) -> str:
@@ -208,7 +240,7 @@ class CubaLIF(brainstate.nn.Module):
     def update(self, x):
         """One step: ``x [B, N_in]`` -> spikes ``[B, N_out]`` (membrane in ``self.neuron.V``)."""
         with brainstate.environ.context(dt=self.dt):
-            drive = self.linear(x)
+            drive = self.linear(x) if self.projection is None else self.projection.twin(x, self.linear)
             if self.recurrent is not None:
                 drive = drive + self.recurrent(self.neuron.get_spike())
             current = drive * u.mA          # R = 1 ohm: a drive of 1 holds the membrane at 1 mV
@@ -228,6 +260,7 @@ class CubaLIF(brainstate.nn.Module):
         neuron = f", neuron={self.kind.name!r}" if self.kind.name != "lif" else ""
         extra += f", learn={list(self.learn)}" if self.learn else ""
         extra += f", integrator={self.integrator!r}" if self.integrator != "exp" else ""
+        extra += f", {self.projection.describe()}" if self.projection is not None else ""
         return (f"{kind}({self.n_in} -> {self.n_out}{neuron}, tau_mem={self.tau_mem}, tau_syn={self.tau_syn}, "
                 f"V_th={self.V_th}, reset={self.reset}{extra}{rec})")
 

@@ -7,6 +7,12 @@
 
 Every neuron parameter may be one value for all layers or a list with one value per
 layer (hidden layers first, read-out last).
+
+A convolutional network is given by an architecture string and the input's image shape
+(``bsnn.projections.arch``)::
+
+    model = bsnn.SpikingClassifier("12c5-mp2-64c5-mp2-10", input_shape=(28, 28, 1))
+    out = model.run(x)          # x: [T, B, 784] (flat, channels last) or [T, B, 28, 28, 1]
 """
 
 from __future__ import annotations
@@ -48,7 +54,9 @@ class SpikingClassifier(brainstate.nn.Module):
     """A classifier of current-based LIF layers ``sizes[0] -> ... -> sizes[-1]``.
 
     Args:
-      sizes: layer widths, input first, classes last (at least two entries).
+      sizes: layer widths, input first, classes last (at least two entries); or an architecture
+        string (``"12c5-mp2-64c5-mp2-10"``, ``bsnn.projections.arch``) with ``input_shape``.
+      input_shape: ``(H, W, C)`` (or ``(H, W)``) of one input sample, for an architecture string.
       tau_mem: membrane time constant (a time); one value or one per layer, as every
         neuron parameter below.
       tau_syn: synaptic time constant (a time; 0 ms: instantaneous synapse).
@@ -85,9 +93,21 @@ class SpikingClassifier(brainstate.nn.Module):
                  surrogate="atan", readout: str = "leaky", recurrent=False, dt=1 * u.ms,
                  w_scale=3.0, w_mean=0.0, hoist: bool = True, remat: bool = False,
                  detach_reset: bool = True, bias: bool = True, neuron="lif", learn=(), integrator: str = "exp",
-                 **neuron_params):
+                 input_shape=None, **neuron_params):
         super().__init__()
-        self.arguments = dict(sizes=list(sizes), tau_mem=tau_mem, tau_syn=tau_syn, V_th=V_th, V_reset=V_reset,
+        from bsnn.projections import arch as _arch
+        projections = None
+        if _arch.is_arch(sizes):
+            projections = _arch.parse(sizes, input_shape)
+            self.arch = sizes
+            self.input_shape = tuple(projections[0].in_shape)
+            sizes = _arch.sizes(projections)
+        elif input_shape is not None:
+            raise ValueError("input_shape is the image shape for an architecture string (sizes='12c5-mp2-10'); "
+                             "a list of layer sizes takes none")
+        else:
+            self.arch, self.input_shape = None, None
+        self.arguments = dict(sizes=self.arch if self.arch else list(sizes), tau_mem=tau_mem, tau_syn=tau_syn, V_th=V_th, V_reset=V_reset,
                               V_rest=V_rest, reset=reset, surrogate=surrogate, readout=readout,
                               recurrent=recurrent, dt=dt, w_scale=w_scale, w_mean=w_mean, hoist=hoist,
                               remat=remat, detach_reset=detach_reset, bias=bias)
@@ -97,6 +117,8 @@ class SpikingClassifier(brainstate.nn.Module):
             self.arguments["learn"] = learn
         if integrator != "exp":
             self.arguments["integrator"] = integrator
+        if self.arch:
+            self.arguments["input_shape"] = list(self.input_shape)
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output size, got {sizes}")
@@ -107,6 +129,7 @@ class SpikingClassifier(brainstate.nn.Module):
                      reset=reset, surrogate=surrogate, w_scale=w_scale, w_mean=w_mean)
         per_layer = {k: _per_layer(k, given[k], n_layers) for k in _PER_LAYER}
         rec = _per_layer("recurrent", recurrent, n_layers - 1) if n_layers > 1 else []
+        projections = projections or [None] * n_layers
         for name in (neuron if isinstance(neuron, (list, tuple)) else [neuron]):
             neurons.get(name)                 # an unknown kind is refused, read-out or not
         if isinstance(neuron, (list, tuple)):
@@ -134,7 +157,8 @@ class SpikingClassifier(brainstate.nn.Module):
             layers.append(CubaLIF(
                 sizes[k], sizes[k + 1], dt=dt, detach_reset=detach_reset, bias=bias,
                 spiking=not (last and readout == "leaky"), recurrent=(not last) and bool(rec[k]),
-                neuron=kinds[k].name, learn=learned[k], integrator=integrator, **{name: per_layer[name][k] for name in _PER_LAYER},
+                neuron=kinds[k].name, learn=learned[k], integrator=integrator, projection=projections[k],
+                **{name: per_layer[name][k] for name in _PER_LAYER},
                 **{name: extra[name][k] for name in extra if name in kinds[k].parameters}))
         self.layers = layers
         self.dt_ms = layers[0].dt_ms
@@ -168,10 +192,24 @@ class SpikingClassifier(brainstate.nn.Module):
 
         ``plan`` (from ``plan()``) fixes each layer's path; otherwise it follows from
         ``hoist``, ``remat`` and ``record``."""
+        x = self.flat_input(x)
         check_input(x, self.n_in)
         if plan is None:
             plan = self.plan(record=record, hoist=hoist, remat=remat, dtype=x.dtype)
         return simulate(self.specs, self.weights(), x, dt=self.dt_ms, record=record, plan=plan)
+
+    def flat_input(self, x):
+        """``x`` as ``[T, B, N_in]``: image inputs ``[T, B, H, W, C]`` of a convolutional model are
+        flattened (channels last, as the layers read them); anything else passes unchanged."""
+        if self.input_shape is None:
+            return x
+        image = tuple(x.shape[2:]) if getattr(x, "ndim", 0) >= 3 else None
+        shape = self.input_shape
+        if image is not None and image != (self.n_in,) and image in (shape, shape[:2] if shape[2] == 1 else None):
+            if isinstance(x, Repeated):
+                return Repeated(x.value.reshape(x.value.shape[0], -1), x.steps)
+            return x.reshape(x.shape[:2] + (-1,))
+        return x
 
     # ---- stateful stepping through the brainpy.state composition -----------------------
     def init_state(self, batch_size: int | None = None, **kwargs):

@@ -32,7 +32,7 @@ capabilities they need.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional, Sequence
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import brainstate
 import jax
@@ -56,10 +56,12 @@ class LayerSpec(NamedTuple):
     recurrent: bool = False
     neuron: str = "lif"            # a bsnn.neurons kind
     learn: tuple = ()              # constants trained as parameters (bsnn.dynamics), in LayerWeights.dynamics
+    projection: Any = None         # a bsnn.projections kind (None: dense, ``x @ w + b``)
 
 
 class LayerWeights(NamedTuple):
-    """A layer's trainable arrays: ``w [N_in, N_out]``, ``b [N_out]`` or None, ``w_rec [N_out, N_out]`` or None,
+    """A layer's trainable arrays: ``w [N_in, N_out]`` (a convolution's kernel for a ``Conv2d`` projection),
+    ``b [N_out]`` (per channel for a convolution) or None, ``w_rec [N_out, N_out]`` or None,
     ``dynamics``: the unconstrained learned constants (``bsnn.dynamics``), ``{name: [N_out]}``, or None."""
 
     w: jax.Array
@@ -89,8 +91,11 @@ class NetworkOutput(NamedTuple):
     first_spike_time: Optional[jax.Array] = None
 
 
-def project(x, w: LayerWeights):
-    """``x @ w + b`` for ``x`` of any leading shape (``[B, N]`` or ``[T, B, N]``)."""
+def project(x, w: LayerWeights, projection=None):
+    """The layer's drive from its input ``x`` of any leading shape (``[B, N]`` or ``[T, B, N]``):
+    ``x @ w + b`` for a dense layer (``projection`` None), else ``projection.apply``."""
+    if projection is not None and projection.kind != "dense":
+        return projection.apply(x, w.w, w.b)
     y = jnp.matmul(x, w.w)
     return y if w.b is None else y + w.b
 
@@ -111,7 +116,7 @@ def step_network(specs: Sequence[LayerSpec], kinds: Sequence, weights: Sequence[
     rules (``bsnn.methods.eligibility``). Returns the new state of every layer."""
     new_states = []
     for k, (spec, w, last) in enumerate(zip(specs, weights, states)):
-        d = first_drive if (k == 0 and first_drive is not None) else project(inp, w)
+        d = first_drive if (k == 0 and first_drive is not None) else project(inp, w, spec.projection)
         new = step_layer(spec, kinds[k], w, last, d)
         new_states.append(new)
         inp = new.s
@@ -140,7 +145,7 @@ def _simulate_layerwise(specs, weights, x, record, paths):
     for k, (spec, w) in enumerate(zip(specs, weights)):
         constant = isinstance(inp, Repeated)
         if drive is None:                  # not already produced by the layer below (fused)
-            drive = project(inp.value if constant else inp, w)
+            drive = project(inp.value if constant else inp, w, spec.projection)
         if paths[k] in ("native", "fused"):
             nxt = weights[k + 1]
             y, c = lif_layer_projected(spec, drive, nxt.w, steps, batch, constant,
@@ -165,7 +170,7 @@ def _simulate_stepwise(specs, weights, x, record, remat):
     steps, batch = x.shape[0], x.shape[1]
     constant = isinstance(x, Repeated)
     # A constant input is projected once, outside the loop (it costs no memory in T).
-    first_drive = project(x.value, weights[0]) if constant else None
+    first_drive = project(x.value, weights[0], specs[0].projection) if constant else None
     dtype = x.dtype
     kinds = [neurons.get(s.neuron) for s in specs]
     states = brainstate.ShortTermState(tuple(n.zero_state(batch, s.n_out, dtype) for n, s in zip(kinds, specs)))

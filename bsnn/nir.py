@@ -152,6 +152,9 @@ def to_nir(model, *, target: str = "generic", _stacklevel: int = 2):
     from bsnn import neurons
     for k, layer in enumerate(layers):
         neurons.require(layer.kind, "nir", "NIR export", layer=k)
+        if getattr(layer, "projection", None) is not None:
+            raise ValueError(f"NIR export writes dense (Affine) projections; layer {k} is a {layer.projection.kind} "
+                             f"({layer.projection.describe()}), whose Conv2d / pooling nodes bsnn does not write yet")
     dt_ms = float(layers[0].dt_ms)
     if any(float(layer.dt_ms) != dt_ms for layer in layers):
         raise ValueError(f"all layers must share one dt, got {[layer.dt_ms for layer in layers]} ms")

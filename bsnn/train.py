@@ -64,6 +64,8 @@ def _check_config(cfg: TrainConfig):
         value = getattr(cfg, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+    if cfg.arch is not None and cfg.hidden:
+        raise ValueError(f"--arch {cfg.arch} gives every layer; it replaces --hidden {cfg.hidden} (give one of them)")
     if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in cfg.hidden):
         raise ValueError(f"--hidden must be positive integers (an empty list: no hidden layer), got {cfg.hidden!r}")
     try:
@@ -169,13 +171,13 @@ class Trainer:
         self.dataset = ds
         brainstate.random.seed(cfg.seed)
         n_in = ds.x_train.shape[-1]
-        self.model = build_model(cfg, n_in, ds.n_classes)
+        self.model = build_model(cfg, n_in, ds.n_classes, ds.image_shape)
         self.method = build_method(cfg)
         self.method.check_neurons(self.model)     # a neuron the method cannot train: refused now
         self.optimizer = build_optimizer(cfg)
         self.optimizer.register_trainable_weights(self.model.states(brainstate.ParamState))
         self.encoder = build_encoder(cfg, temporal=ds.temporal)
-        memory.check_fits(cfg, n_in, ds.n_classes, temporal=ds.temporal)
+        memory.check_fits(cfg, n_in, ds.n_classes, temporal=ds.temporal, sizes=self.model.sizes)
         self.parallel = None
         if cfg.devices is not None or cfg.distributed:
             self.parallel = DataParallel(None if cfg.distributed else cfg.devices)

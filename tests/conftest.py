@@ -2,7 +2,10 @@ import os
 import shutil
 import tempfile
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true")
+# One XLA thread per process: the two pytest-xdist workers already keep both cores busy, and two
+# intra-op threads in each made the suite slower (615 s against 681 s for the same tree, one run
+# each on the 2-core VM, 2026-12-01: compiling gains, a few execution-heavy tests lose).
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 # One persistent JAX compilation cache per test session, in a fresh temporary directory,
 # shared by the pytest-xdist workers and by every subprocess the tests start (gallery scripts,

@@ -72,6 +72,19 @@ class Method:
                                  f"{', '.join(spec.learn)}; use bptt, or build the layer without learn")
             for capability in self.needs:
                 neurons.require(neurons.get(spec.neuron), capability, f"{self.title} ({self.name})", layer=k)
+        self.check_projections(model)
+
+    #: the projection kinds (``bsnn.projections``) this method trains
+    projections: tuple = ("dense", "conv2d")
+
+    def check_projections(self, model):
+        """Refuse a model with a layer whose projection this method cannot train, naming it."""
+        for k, spec in enumerate(model.specs):
+            proj = getattr(spec, "projection", None)
+            kind = "dense" if proj is None else proj.kind
+            if kind not in self.projections:
+                raise ValueError(f"{self.title} ({self.name}) trains {' and '.join(self.projections)} projections, "
+                                 f"but layer {k} is a {kind} ({proj.describe()}); use bptt for this network")
 
     def __repr__(self):
         return f"{type(self).__name__}(loss={self.loss!r})"

@@ -43,6 +43,7 @@ class BPTT(Method):
         return model.plan(remat=self.remat, hoist=self.hoist, avoid=self.avoid, dtype=dtype)
 
     def loss_and_grads(self, model, x, labels):
+        x = model.flat_input(x) if hasattr(model, "flat_input") else x
         self.check(model, x, labels)
 
         def objective():

@@ -95,6 +95,7 @@ class _Online(Method):
     """Shared options and the call of the online loop; subclasses choose the feedback."""
 
     needs = ("eprop",)
+    projections = ("dense",)      # the eligibility traces are per synapse of a dense weight matrix
     own_path = "online"
 
     def __init__(self, loss=None, *, error: str | None = None, surrogate="superspike",
@@ -135,6 +136,7 @@ class _Online(Method):
         raise NotImplementedError
 
     def loss_and_grads(self, model, x, labels):
+        x = model.flat_input(x) if hasattr(model, "flat_input") else x
         self.check(model, x, labels)
         specs, weights = model.specs, model.weights()
         if self.error == "rate" and not specs[-1].constants.spiking:

@@ -234,11 +234,17 @@ def eventprop_run(specs, dt: float, min_slope: float = 1e-3, silent_scale: float
                         ct_v = peak * jnp.where(s.sum(0) == 0, -silent_scale / (c.v_th - c.v_reset), 0.0) \
                             * ct.first_spike_time
             gd, gu = _adjoint_layer(spec, w, s, v, dt, min_slope, ext, ct_v)
-            grads[k] = LayerWeights(
-                _project_t(x if k == 0 else spikes[k - 1], gd), None if w.b is None else gd.sum((0, 1)),
-                None if w.w_rec is None else jnp.einsum("tbi,tbn->in", s[:-1], gd[1:]))
+            pre = x if k == 0 else spikes[k - 1]
+            if spec.projection is None:
+                g_w, g_b = _project_t(pre, gd), None if w.b is None else gd.sum((0, 1))
+            else:                  # the projection's own weight gradient (a convolution: its vjp)
+                g_w, g_b = (spec.projection.weight_grad(pre.value, gd.sum(0), w.w, w.b)
+                            if isinstance(pre, Repeated) else spec.projection.weight_grad(pre, gd, w.w, w.b))
+            grads[k] = LayerWeights(g_w, g_b, None if w.w_rec is None else jnp.einsum("tbi,tbn->in", s[:-1], gd[1:]))
             k_m, k_s = _rates(c, dt)
-            ext = (k_s * gd - k_m * gu) @ w.w.T if k > 0 else None   # dL/dt* of the layer below
+            if k > 0:                                   # dL/dt* of the layer below
+                g_in = k_s * gd - k_m * gu
+                ext = g_in @ w.w.T if spec.projection is None else spec.projection.transpose(g_in, w.w)
         return tuple(grads), jax.tree.map(jnp.zeros_like, x)
 
     run.defvjp(fwd, bwd)
@@ -280,6 +286,14 @@ class EventProp(Method):
             raise ValueError(f"silent_scale must be a number >= 0 (ms), got {silent_scale!r}")
         self.min_slope, self.silent_scale = float(min_slope), float(silent_scale)
 
+    def check_projections(self, model):
+        super().check_projections(model)
+        for k, spec in enumerate(model.specs):
+            if spec.projection is not None and not spec.projection.linear:
+                raise ValueError(f"EventProp's adjoint carries each spike through a linear map, but layer {k} "
+                                 f"({spec.projection.describe()}) pools by max, which is not linear; use average "
+                                 f"or sum pooling (ap / sp in an architecture string), or bptt")
+
     def check(self, model, x, labels):
         super().check(model, x, labels)
         spiking = model.layers[-1].spiking
@@ -298,6 +312,7 @@ class EventProp(Method):
                              first_spike_time=res.first_spike_time)
 
     def loss_and_grads(self, model, x, labels):
+        x = model.flat_input(x) if hasattr(model, "flat_input") else x
         self.check(model, x, labels)
 
         def objective(weights):
