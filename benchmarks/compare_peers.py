@@ -1,8 +1,8 @@
 """bsnn against its peers on the same MNIST batches: training samples/s, compile time, peak RSS, accuracy.
 
-    python benchmarks/compare_peers.py [--quick] [--only tutorial5,eventprop,eprop]
+    python benchmarks/compare_peers.py [--quick] [--only tutorial5,tutorial6,eventprop,eprop]
 
-Three comparisons, each one epoch of MNIST (``--quick``: a stratified subset) in the same
+Four comparisons, each one epoch of MNIST (``--quick``: a stratified subset) in the same
 seeded batch order for every contestant (``peers/data.py``):
 
 * ``tutorial5``: snnTorch tutorial 5 (784-1000-10 LIF, 25 steps, batch 128, constant-current
@@ -12,6 +12,12 @@ seeded batch order for every contestant (``peers/data.py``):
   (``peer_settings.py``), (c) the same network in straightforward per-step ``brainpy.state``
   (``peers/brainpy_tutorial5.py``). ``tutorial5-alone``: bsnn, then snnTorch as its users run
   it (the tutorial's code, PyTorch's defaults), each alone.
+* ``tutorial6``: snnTorch tutorial 6, the convolutional network (12C5-MP2-64C5-MP2-10, beta 0.5,
+  fast-sigmoid surrogate, 50 steps, batch 128, constant-current input, MSE of output spike
+  counts against 80% / 20% of the steps, Adam 1e-2) trained by (a) bsnn (hoisted BPTT,
+  ``gallery/conv_mnist.py``'s configuration), (b) snnTorch on CPU PyTorch
+  (``peers/snntorch_tutorial6.py``, the tutorial's code) under PyTorch's defaults (no
+  setting is measured for it by ``peer_settings.py``). Accuracy: the argmax of output spike counts.
 * ``eventprop``: the PyTorch EventProp reimplementation's setting (784-10, binary latency
   input at 10/20 ms, T = 40, dt = 1 ms, first-spike-time loss, Adam 1e-3, batch 128):
   ``bsnn.methods.eventprop`` against EventProp written in PyTorch (``peers/torch_eventprop.py``,
@@ -27,7 +33,8 @@ idle threads take nothing from the one timed); throughput is the median window. 
 the epoch is trained untimed, then each evaluates on the test set (the full 10,000 images
 in the full run). Writes ``results/compare_peers.{json,md}`` (``compare_peers_quick`` with
 ``--quick``, ``_gpu`` on a GPU backend); ``--only`` replaces those comparisons and keeps the
-others of the previous run. Needs ``results/peer_settings.json`` (run ``peer_settings.py`` first).
+others of the previous run. ``tutorial5`` and ``eventprop`` need ``results/peer_settings.json``
+(run ``peer_settings.py`` first).
 """
 
 from __future__ import annotations
@@ -44,7 +51,8 @@ from common import interleaved, parse_only, serve_windows, write_sections  # noq
 
 MNIST_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data", "mnist"))
 BATCH = 128
-GROUPS = ("tutorial5", "eventprop", "eprop")
+GROUPS = ("tutorial5", "tutorial6", "eventprop", "eprop")
+TORCH_RUNNERS = ("snntorch", "snntorch-tutorial6", "torch-eventprop")     # the PyTorch peers
 
 
 def build_runner(spec: dict):
@@ -53,6 +61,8 @@ def build_runner(spec: dict):
         from peers.bsnn_runners import Runner
     elif kind == "snntorch":
         from peers.snntorch_tutorial5 import Runner
+    elif kind == "snntorch-tutorial6":
+        from peers.snntorch_tutorial6 import Runner
     elif kind == "brainpy":
         from peers.brainpy_tutorial5 import Runner
     elif kind == "torch-eventprop":
@@ -60,12 +70,13 @@ def build_runner(spec: dict):
         from peers.torch_eventprop import Runner
         spec = {**spec, "initial_weight": initial_eventprop_weights(spec)}
     else:
-        raise ValueError(f"spec['runner'] must be bsnn, snntorch, brainpy or torch-eventprop, got {kind!r}")
+        raise ValueError(f"spec['runner'] must be bsnn, snntorch, snntorch-tutorial6, brainpy or torch-eventprop, "
+                         f"got {kind!r}")
     return Runner(spec)
 
 
 def worker(spec: dict):
-    if spec["runner"] in ("snntorch", "torch-eventprop"):
+    if spec["runner"] in TORCH_RUNNERS:
         from peers import torch_settings     # the OpenMP wait policy must be set before torch loads
         torch_settings.before_import(spec.get("torch", {}))
     from peers.data import MnistBatches
@@ -96,6 +107,9 @@ def contestants(group: str) -> dict:
     if group == "tutorial5-alone":
         return {"bsnn (hoisted BPTT), alone": {"runner": "bsnn", "kind": "tutorial5"},
                 "snnTorch as its users run it (PyTorch defaults), alone": {"runner": "snntorch", "torch": {}}}
+    if group == "tutorial6":        # no measured setting: PyTorch's defaults, as the tutorial runs
+        return {"bsnn (hoisted BPTT)": {"runner": "bsnn", "kind": "tutorial6"},
+                "snnTorch (PyTorch defaults)": {"runner": "snntorch-tutorial6", "torch": {}}}
     if group == "eventprop":
         setting = tuned("eventprop")
         return {"bsnn EventProp": {"runner": "bsnn", "kind": "eventprop"},
@@ -117,7 +131,7 @@ def run_group(group: str, data_path: str, n_batches: int, quick: bool, torch_dev
     workers = {}
     for name, spec in contestants(group).items():
         spec = {**spec, "data": data_path, "warmup": warmup, "seed": 0}
-        if spec["runner"] in ("snntorch", "torch-eventprop"):
+        if spec["runner"] in TORCH_RUNNERS:
             spec["device"] = torch_device
             if torch_device != "cpu":
                 name = name.replace("CPU PyTorch", f"PyTorch {torch_device}")
@@ -181,6 +195,7 @@ def main():
             results[group] = run_group(group, path, n_batches, args.quick, args.torch_device)
     titles = {"tutorial5": "snnTorch tutorial 5 (784-1000-10, T = 25, batch 128)",
               "tutorial5-alone": "snnTorch tutorial 5, each alone: bsnn and snnTorch as their users run them",
+              "tutorial6": "snnTorch tutorial 6 (12C5-MP2-64C5-MP2-10, T = 50, batch 128)",
               "eventprop": "EventProp, the PyTorch reimplementation's setting (784-10, T = 40, batch 128)",
               "eprop-T20": "e-prop vs BPTT, 784-256-10, T = 20, batch 128",
               "eprop-T500": "e-prop vs BPTT, 784-256-10, T = 500, batch 128"}
@@ -203,7 +218,8 @@ def main():
              "Every contestant but the one timed is stopped (SIGSTOP) while it waits for its turn. "
              "Each PyTorch peer runs under the setting measured fastest for it on this machine "
              "(`benchmarks/peer_settings.py`, results/peer_settings.md: threads, OpenMP wait policy, "
-             "torch.compile); the 'alone' table runs bsnn and snnTorch one after the other with their defaults. "
+             "torch.compile), except tutorial 6's snnTorch, which runs with PyTorch's defaults; the 'alone' "
+             "table runs bsnn and snnTorch one after the other with their defaults. "
              "JAX (bsnn, brainpy.state) runs with its defaults (all cores) and no flags. "
              "Command: `python benchmarks/compare_peers.py"
              f"{' --quick' if args.quick else ''}`.")

@@ -447,15 +447,18 @@ def _eval(args) -> int:
     return 0
 
 
-def plot_run(out_dir: str, sample: int = 0, data_dir: str | None = None, figures: str | None = None) -> list:
+def plot_run(out_dir: str, sample: int = 0, data_dir: str | None = None, figures: str | None = None,
+             trainer=None) -> list:
     """``bsnn plot OUT``: ``learning_curves.png``, ``raster.png`` and ``membrane.png`` of test
     sample ``sample`` for the run in ``out_dir``, written to ``figures`` (default ``out_dir``);
-    nothing else is written. Returns the paths."""
+    nothing else is written. Returns the paths. ``trainer``: the run's ``Trainer`` when it is
+    at hand (just trained), instead of reloading the run from its newest checkpoint."""
     import jax
 
     from bsnn.plot import sample_figures
     from bsnn.train import EVAL_KEY, Trainer
-    trainer = Trainer.from_run(out_dir, data_dir=data_dir)
+    if trainer is None:
+        trainer = Trainer.from_run(out_dir, data_dir=data_dir)
     ds = trainer.dataset
     figures = out_dir if figures is None else figures
     if os.path.exists(figures) and not os.path.isdir(figures):
@@ -463,14 +466,14 @@ def plot_run(out_dir: str, sample: int = 0, data_dir: str | None = None, figures
     if not 0 <= sample < len(ds.y_test):
         raise ValueError(f"--sample must lie in [0, {len(ds.y_test)}), got {sample}")
     x = trainer.encoder(ds.x_test[sample:sample + 1], jax.random.fold_in(trainer.key, EVAL_KEY))
-    out = trainer.model.run(x)
+    out = trainer.model.run(x, record=True)
     if hasattr(trainer.method, "run"):        # the method's own read-out (EventProp: interpolated times)
         out = out._replace(first_spike_time=trainer.method.run(trainer.model, trainer.model.weights(),
                                                                x).first_spike_time)
     label = int(ds.y_test[sample])
     pred = int(trainer.method.loss.predict(out)[0])
     return sample_figures(trainer.model, x, trainer.history, figures, label=label,
-                          caption=f"test sample {sample}: label {label}, predicted {pred}")
+                          caption=f"test sample {sample}: label {label}, predicted {pred}", out=out)
 
 
 def export_run(out_dir: str, nir_path: str, data_dir: str | None = None, target: str = "generic") -> int:

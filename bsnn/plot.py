@@ -129,7 +129,7 @@ def learning_curves(history: Sequence[dict], path: str, title: str | None = None
 
 
 def sample_figures(model, x, history: Sequence[dict], directory: str, *, label: int | None = None,
-                   caption: str | None = None) -> list:
+                   caption: str | None = None, out=None) -> list:
     """``learning_curves.png`` (when ``history`` is given), ``raster.png`` and ``membrane.png``
     of one sample in ``directory``; returns their paths.
 
@@ -139,10 +139,11 @@ def sample_figures(model, x, history: Sequence[dict], directory: str, *, label: 
       history: per-epoch metrics (``Trainer.history``), or empty for no learning curves.
       label: the sample's class (drawn thicker).
       caption: the figures' title.
+      out: ``model.run(x, record=True)`` when already computed.
     """
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise ValueError(f"{directory}: it is a file, not a directory")
-    out = model.run(x, record=True)
+    out = model.run(x, record=True) if out is None or out.layer_spikes is None else out
     dense = x.dense() if hasattr(x, "dense") else x
     dt = model.dt_ms
     paths = [learning_curves(history, os.path.join(directory, "learning_curves.png"))] if history else []

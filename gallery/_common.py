@@ -65,7 +65,7 @@ def run(name: str, cfg: TrainConfig, args, *, reference: dict, target: float | N
     trainer = Trainer(cfg, dataset=dataset, overwrite=True)      # a rerun replaces the last one
     history = trainer.fit()
     wall = time.perf_counter() - start
-    plots = [os.path.basename(p) for p in plot_run(args.out)]
+    plots = [os.path.basename(p) for p in plot_run(args.out, trainer=trainer)]
     last = history[-1]
     steady = history[1:] or history          # the first epoch includes compilation
     results = {
