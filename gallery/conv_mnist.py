@@ -12,8 +12,12 @@ setting (wider maps, a membrane read-out, more epochs).
 
 Parametrization, as in ``surrogate_mnist.py``: bsnn's membrane integrates ``(1 - beta) I``,
 snnTorch's ``I``, so weights are drawn with PyTorch's initial spread times ``c = 1 / (1 - beta)
-= 2`` and Adam's learning rate is multiplied by ``c``. The first convolution of the constant image
-is computed once per sample, not once per step (bsnn's layer-by-layer schedule).
+= 2`` and Adam's learning rate is multiplied by ``c``. Two differences remain (as in tutorial 5):
+bsnn subtracts the threshold before the leak (``V <- beta (V - V_th S) + ...``), so its reset is
+``beta V_th = 0.5 mV`` where snnTorch's is ``V_th``; and the weights are drawn from a normal
+distribution with the spread of PyTorch's uniform one, biases from zero. The first convolution
+of the constant image is computed once per sample, not once per step (bsnn's layer-by-layer
+schedule).
 """
 
 import math
