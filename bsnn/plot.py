@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-__all__ = ["raster", "membrane", "learning_curves", "sample_figures"]
+__all__ = ["raster", "membrane", "learning_curves", "feature_maps", "sample_figures"]
 
 
 def _save(fig, path: str) -> str:
@@ -128,10 +128,43 @@ def learning_curves(history: Sequence[dict], path: str, title: str | None = None
     return _save(fig, path)
 
 
+def feature_maps(maps: Sequence[tuple], path: str, *, channels: int = 8, title: str | None = None) -> str:
+    """Spike counts of one sample over the run, one row per convolutional layer, one image per
+    feature map (the first ``channels`` of each layer).
+
+    Args:
+      maps: ``(name, counts [H, W, C])`` per layer.
+      channels: feature maps drawn per layer.
+      title: figure title.
+    """
+    maps = [(name, np.asarray(c)) for name, c in maps]
+    if not maps or any(c.ndim != 3 for _, c in maps):
+        raise ValueError("feature_maps needs (name, [H, W, C] spike counts) per layer")
+    cols = min(channels, max(c.shape[2] for _, c in maps))
+    fig = Figure(figsize=(1.3 * cols + 0.6, 1.5 * len(maps) + 0.6))
+    axes = fig.subplots(len(maps), cols, squeeze=False)
+    for row, (name, counts) in enumerate(maps):
+        top = max(float(counts.max()), 1.0)
+        for col in range(cols):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col >= counts.shape[2]:
+                ax.axis("off")
+                continue
+            ax.imshow(counts[:, :, col], cmap="Greys", vmin=0, vmax=top, interpolation="nearest")
+            ax.set_title(f"map {col}", fontsize=7)
+        axes[row, 0].set_ylabel(f"{name}\n{int(counts.sum())} spikes", fontsize=8)
+    fig.suptitle(title or "spike counts per feature map (darker = more)", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def sample_figures(model, x, history: Sequence[dict], directory: str, *, label: int | None = None,
                    caption: str | None = None, out=None) -> list:
-    """``learning_curves.png`` (when ``history`` is given), ``raster.png`` and ``membrane.png``
-    of one sample in ``directory``; returns their paths.
+    """``learning_curves.png`` (when ``history`` is given), ``raster.png``, ``membrane.png``
+    and, for a model with convolutional layers, ``feature_maps.png`` of one sample in
+    ``directory``; returns their paths.
 
     Args:
       model: a ``SpikingClassifier`` (run with ``record=True`` on ``x``).
@@ -152,6 +185,11 @@ def sample_figures(model, x, history: Sequence[dict], directory: str, *, label: 
     if not model.layers[-1].spiking:          # a leaky read-out has no spikes to draw
         layers, names = layers[:-1], names[:-2] + [names[-2]]
     paths.append(raster(layers, os.path.join(directory, "raster.png"), dt=dt, names=names, title=caption))
+    convs = [(names[k + 1], np.asarray(out.layer_spikes[k][:, 0]).sum(0).reshape(layer.projection.out_shape))
+             for k, layer in enumerate(model.layers) if getattr(layer, "projection", None) is not None
+             and len(layer.projection.out_shape) == 3]
+    if convs:                                 # convolutional layers: their feature maps
+        paths.append(feature_maps(convs, os.path.join(directory, "feature_maps.png"), title=caption))
     last = model.layers[-1]
     paths.append(membrane(np.asarray(out.v[:, 0]), os.path.join(directory, "membrane.png"),
                           spikes=np.asarray(out.spikes[:, 0]) if last.spiking else None, dt=dt,

@@ -61,7 +61,7 @@ def main():
         worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
         return
     args = parse_args(__doc__.splitlines()[0], "runs/gallery/long_rollout")
-    steps, epochs = (500, 1) if args.quick else (2000, 4)
+    steps, epochs = (200, 1) if args.quick else (2000, 4)     # --quick: a smoke run, it says nothing about memory
     names = ["bptt-remat", "eprop"] if args.quick else list(RUNS)
     os.makedirs(args.out, exist_ok=True)
     results = {}

@@ -211,3 +211,13 @@ def test_the_tutorial_6_architecture_and_saving_a_conv_model(tmp_path):
     np.testing.assert_array_equal(np.asarray(back.run(x).spikes), np.asarray(model.run(x).spikes))
     with pytest.raises(ValueError, match="input_shape is the image shape"):
         bsnn.SpikingClassifier([4, 3], input_shape=(2, 2))
+
+
+def test_plots_show_the_feature_maps_of_convolutional_layers(tmp_path):
+    model = _model("4c3-ap2-6", readout="leaky")
+    paths = bsnn.plot.sample_figures(model, _images(T=6, B=1), [], str(tmp_path), label=0)
+    names = sorted(p.rsplit("/", 1)[-1] for p in paths)
+    assert names == ["feature_maps.png", "membrane.png", "raster.png"]
+    assert (tmp_path / "feature_maps.png").stat().st_size > 3000
+    with pytest.raises(ValueError, match=r"\[H, W, C\]"):
+        bsnn.plot.feature_maps([("flat", np.zeros((3, 4)))], str(tmp_path / "x.png"))
