@@ -221,3 +221,23 @@ def test_plots_show_the_feature_maps_of_convolutional_layers(tmp_path):
     assert (tmp_path / "feature_maps.png").stat().st_size > 3000
     with pytest.raises(ValueError, match=r"\[H, W, C\]"):
         bsnn.plot.feature_maps([("flat", np.zeros((3, 4)))], str(tmp_path / "x.png"))
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--arch", "8c3-10", "--hidden", "32"], "--arch 8c3-10 gives every layer; it replaces --hidden"),
+    (["--arch", "8c3-12"], "end the architecture with -10"),
+    (["--arch", "8c3-10", "--method", "eprop"], "layer 0 is a conv2d"),
+    (["--arch", "8c3-10", "--recurrent"], "--recurrent: the convolution layers"),
+    (["--arch", "8c3-mp2-10", "--method", "eventprop"], "pools by max"),
+    (["--arch", "8x3-10"], "'8x3' is not a layer"),
+    (["--dataset", "randman", "--arch", "8c3-10"], "convolutions need image data"),
+])
+def test_the_command_line_refuses_what_cannot_work_before_writing_anything(flags, message, tmp_path, capsys):
+    from bsnn.cli import main
+    out = tmp_path / "run"
+    args = ["train", "--out", str(out), "--quiet"] + (["--dataset", "digits"] if "--dataset" not in flags else []) + flags
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and "Traceback" not in err, err
+    assert not out.exists()
