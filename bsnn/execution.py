@@ -79,6 +79,7 @@ class Plan(tuple):
 def _obstacles(path: str, specs, k: int, dtype, record: bool) -> list:
     """Why ``path`` cannot run layer ``k`` (empty: it can)."""
     from bsnn import _layer_vjp as layer_vjp, _native as native
+    from bsnn.projections import is_dense
     spec, last = specs[k], k == len(specs) - 1
     if path == "scan":
         return []
@@ -87,7 +88,7 @@ def _obstacles(path: str, specs, k: int, dtype, record: bool) -> list:
         return out
     if last:
         out.append("it is the output layer (nothing to fuse with)")
-    elif getattr(specs[k + 1].projection, "kind", "dense") != "dense":
+    elif not is_dense(specs[k + 1].projection):
         out.append(f"the next layer's projection is a {specs[k + 1].projection.kind} (the fusion folds a dense one)")
     if not spec.constants.spiking:
         out.append("it does not spike")

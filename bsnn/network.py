@@ -42,6 +42,7 @@ from bsnn import dynamics, execution, neurons
 from bsnn.encode import Repeated
 from bsnn._fused import lif_layer_projected
 from bsnn._layer_vjp import lif_layer
+from bsnn.projections import is_dense
 
 __all__ = ["LayerSpec", "LayerWeights", "NetworkOutput", "simulate", "project", "step_layer", "step_network"]
 
@@ -94,7 +95,7 @@ class NetworkOutput(NamedTuple):
 def project(x, w: LayerWeights, projection=None):
     """The layer's drive from its input ``x`` of any leading shape (``[B, N]`` or ``[T, B, N]``):
     ``x @ w + b`` for a dense layer (``projection`` None), else ``projection.apply``."""
-    if projection is not None and projection.kind != "dense":
+    if not is_dense(projection):
         return projection.apply(x, w.w, w.b)
     y = jnp.matmul(x, w.w)
     return y if w.b is None else y + w.b

@@ -16,6 +16,7 @@ Tokens, separated by ``-``, input first; each convolution or dense token is one 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -88,12 +89,10 @@ def parse(arch: str, input_shape) -> list:
             shape = proj.out_shape
             continue
         if pool:
-            last = projections[-1] if projections else None
-            if not isinstance(last, Conv2d) or last.pool is not None or (k > 0 and not _CONV.match(tokens[k - 1])):
+            if k == 0 or not _CONV.match(tokens[k - 1]):
                 raise ValueError(f"architecture token {token!r}: a pooling follows a convolution token directly")
             try:
-                proj = Conv2d(last.in_shape, last.out_channels, last.kernel, last.stride, last.padding, last.groups,
-                              (_POOL_KIND[pool.group(1)], int(pool.group(2))))
+                proj = dataclasses.replace(projections[-1], pool=(_POOL_KIND[pool.group(1)], int(pool.group(2))))
             except ValueError as err:
                 raise ValueError(f"architecture token {token!r}: {err}") from None
             projections[-1] = proj
