@@ -53,15 +53,19 @@ class Runner:
     """Training and evaluation of the tutorial network (see the module docstring)."""
 
     def __init__(self, spec: dict):
-        self.setting = spec.get("torch", {})
-        torch_settings.after_import(self.setting)
-        torch.manual_seed(spec.get("seed", 0))
-        self.device = torch.device(spec.get("device", "cpu"))
-        self.steps = spec.get("steps", 25)
+        self._start(spec, default_steps=25)
         self.module = Net(784, spec.get("hidden", 1000), 10, spec.get("beta", 0.95), self.steps).to(self.device)
         self.net = torch_settings.maybe_compile(self.module, self.setting)
         self.loss = nn.CrossEntropyLoss()
         self.optimizer = torch.optim.Adam(self.module.parameters(), lr=spec.get("lr", 5e-4), betas=(0.9, 0.999))
+
+    def _start(self, spec: dict, default_steps: int):
+        """The PyTorch settings, seed, device and step count of ``spec`` (shared by the snnTorch runners)."""
+        self.setting = spec.get("torch", {})
+        torch_settings.after_import(self.setting)
+        torch.manual_seed(spec.get("seed", 0))
+        self.device = torch.device(spec.get("device", "cpu"))
+        self.steps = spec.get("steps", default_steps)
 
     def step(self, x: np.ndarray, y: np.ndarray):
         data = torch.from_numpy(x).to(self.device)

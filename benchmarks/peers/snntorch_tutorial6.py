@@ -31,6 +31,7 @@ import snntorch as snn
 import snntorch.functional as SF
 from snntorch import surrogate
 
+from peers import snntorch_tutorial5 as tutorial5
 from peers import torch_settings
 
 
@@ -65,15 +66,12 @@ class Net(nn.Module):
         return torch.stack(spk3_rec, dim=0), torch.stack(mem3_rec, dim=0)
 
 
-class Runner:
-    """Training and evaluation of the tutorial network (see the module docstring)."""
+class Runner(tutorial5.Runner):
+    """Training and evaluation of the tutorial network (see the module docstring); the PyTorch
+    settings, ``sync``, ``device_peak_mb`` and ``describe`` are tutorial 5's runner's."""
 
     def __init__(self, spec: dict):
-        self.setting = spec.get("torch", {})
-        torch_settings.after_import(self.setting)
-        torch.manual_seed(spec.get("seed", 0))
-        self.device = torch.device(spec.get("device", "cpu"))
-        self.steps = spec.get("steps", 50)
+        self._start(spec, default_steps=50)
         self.module = Net(spec.get("beta", 0.5), self.steps).to(self.device)
         self.net = torch_settings.maybe_compile(self.module, self.setting)
         self.loss = SF.mse_count_loss(correct_rate=0.8, incorrect_rate=0.2)
@@ -94,9 +92,6 @@ class Runner:
         self.optimizer.step()
         return loss_val
 
-    def sync(self, handle):
-        return float(handle.item())
-
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> dict:
         """Accuracy by output spike count (the tutorial's, and the bsnn loss's read-out)."""
         by_count = 0
@@ -107,12 +102,3 @@ class Runner:
                 target = torch.from_numpy(y[i:i + batch].astype(np.int64)).to(self.device)
                 by_count += int((spk.sum(0).argmax(1) == target).sum())
         return {"acc": by_count / len(y)}
-
-    def device_peak_mb(self):
-        """Peak accelerator memory (MiB), or None on the CPU."""
-        return torch.cuda.max_memory_allocated() / 2 ** 20 if self.device.type == "cuda" else None
-
-    def describe(self) -> dict:
-        return {"library": f"snntorch {snn.__version__}, torch {torch.__version__}",
-                "threads": torch.get_num_threads(), "device": str(self.device),
-                "settings": torch_settings.label(self.setting)}
